@@ -1,0 +1,42 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "lafam",
+    products: [
+        // The interpreter, the explainers and the imaging helpers, for other Swift programs.
+        .library(name: "Lafam", targets: ["Lafam", "LafamImaging"]),
+        .executable(name: "lafam", targets: ["lafam"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // protoc-c output for tools/onnx.proto (regenerate with tools/gen-proto.sh).
+        .target(
+            name: "CONNXProto",
+            path: "Sources/CONNXProto",
+            cSettings: [.unsafeFlags(["-w"])],
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        // Debian's OpenBLAS (pthread variant) CBLAS header and library.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas"),
+        // PNG and JPEG codecs over libpng and libjpeg-turbo, with C-side error handling.
+        .target(
+            name: "CImageCodecs",
+            path: "Sources/CImageCodecs",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
+        // Format → graph → ops → runtime → explainers (folders under Sources/Lafam, in that order).
+        .target(name: "Lafam", dependencies: ["CONNXProto", "COpenBLAS"], path: "Sources/Lafam"),
+        // Image decoding/encoding, preprocessing, colormaps and .npy files.
+        .target(name: "LafamImaging", dependencies: ["CImageCodecs"], path: "Sources/LafamImaging"),
+        .executableTarget(
+            name: "lafam",
+            dependencies: ["Lafam", "LafamImaging", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/lafam"
+        ),
+        .testTarget(name: "LafamTests", dependencies: ["Lafam", "LafamImaging"], path: "Tests/LafamTests"),
+        .testTarget(name: "LafamImagingTests", dependencies: ["LafamImaging"], path: "Tests/LafamImagingTests"),
+    ]
+)

@@ -1,0 +1,28 @@
+extension Model {
+    /// The tensor a saliency method explains when none is named: the last 4-D activation with
+    /// spatial size > 1 that feeds a global pooling (GlobalAveragePool/GlobalMaxPool, or
+    /// ReduceMean over both spatial axes); for ResNet-50 the `layer4` output. Models without
+    /// such pooling fall back to the last 4-D activation with spatial size > 1.
+    public var defaultTarget: Int? {
+        let g = graph
+        func isSpatialMap(_ v: Int) -> Bool {
+            guard let s = g.values[v].facts?.shape, s.count == 4, g.values[v].producer != nil else { return false }
+            return !(s[2] == .known(1) && s[3] == .known(1))
+        }
+        for node in g.nodes.reversed() {
+            guard let x = node.inputs.first ?? nil, isSpatialMap(x) else { continue }
+            switch node.opType {
+            case "GlobalAveragePool", "GlobalMaxPool":
+                return x
+            case "ReduceMean":
+                var axes: [Int]? = nil
+                if case .ints(let a)? = node.attributes["axes"] { axes = a }
+                if node.inputs.count > 1, let a = node.inputs[1], let c = g.constant(a) { axes = c.asInts }
+                if let axes, Set(axes.map { $0 < 0 ? $0 + 4 : $0 }) == [2, 3] { return x }
+            default:
+                continue
+            }
+        }
+        return g.values.indices.last(where: isSpatialMap)
+    }
+}

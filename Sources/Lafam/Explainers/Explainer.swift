@@ -1,0 +1,41 @@
+/// A saliency method: turns one forward (or forward + backward) pass over a batch into one map
+/// per image. LaFAM is the first; Grad-CAM, RELAX and others plug in through the same protocol.
+public protocol Explainer {
+    /// Short name used in file names and on the command line (`lafam`, `gradcam`, …).
+    var name: String { get }
+    /// Explains a batch of preprocessed model inputs (fed to the model's first input).
+    /// - Parameter target: node name, tensor name or abbreviation; nil for the model's default
+    ///   target (`Model.defaultTarget`).
+    func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation
+}
+
+/// The result of explaining a batch of B images.
+public struct Explanation: Sendable {
+    public let method: String
+    /// The tensor the maps were computed from.
+    public let targetTensor: String
+    /// B×h×w map at the target's resolution, before normalisation.
+    public let raw: Tensor
+    /// B×H×W map at the model input's resolution, values in [0, 1].
+    public let maps: Tensor
+    /// The model's outputs from the same pass (e.g. logits), by name.
+    public let outputs: [String: Tensor]
+}
+
+/// Where the spatial axes of a 4-D image input are.
+public enum ImageLayout: String, Sendable {
+    case nchw, nhwc
+
+    /// Channels-first unless the last axis looks like colour channels (1 or 3) and axis 1 does not.
+    public static func detect(_ shape: [Dim]) -> ImageLayout {
+        guard shape.count == 4 else { return .nchw }
+        let channelsFirst = shape[1] == .known(3) || shape[1] == .known(1)
+        let channelsLast = shape[3] == .known(3) || shape[3] == .known(1)
+        return channelsLast && !channelsFirst ? .nhwc : .nchw
+    }
+
+    /// (height, width) of a concrete 4-D shape in this layout.
+    public func spatialSize(_ shape: [Int]) -> (height: Int, width: Int) {
+        self == .nchw ? (shape[2], shape[3]) : (shape[1], shape[2])
+    }
+}

@@ -1,0 +1,73 @@
+/// LaFAM (Karjauv & Albayrak): the mean of a conv layer's activation maps over channels,
+/// min-max normalised per image at layer resolution, upsampled to the input size. Label-free,
+/// so it explains self-supervised models too; costs one forward pass.
+public struct LaFAM: Explainer {
+    /// How channels are combined. `mean` is the paper's; `relu-mean` (the author's later advice
+    /// for signed features) clips negatives first; `abs-mean` averages magnitudes.
+    public enum Reduction: String, Sendable, CaseIterable {
+        case mean
+        case reluMean = "relu-mean"
+        case absMean = "abs-mean"
+    }
+
+    public var reduction: Reduction
+    public var upsampling: SaliencyMaps.Upsampling
+    public var epsilon: Float
+
+    public init(reduction: Reduction = .mean, upsampling: SaliencyMaps.Upsampling = .nearest, epsilon: Float = 1e-8) {
+        self.reduction = reduction
+        self.upsampling = upsampling
+        self.epsilon = epsilon
+    }
+
+    public var name: String { "lafam" }
+
+    public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
+        let targetID: Int
+        if let target {
+            targetID = try model.graph.resolveTensor(target)
+        } else {
+            guard let t = model.defaultTarget else {
+                throw LafamError.invalidArgument("the model has no 4-D activation to explain; name one with --node")
+            }
+            targetID = t
+        }
+        let targetName = model.graph.values[targetID].name
+        guard input.rank == 4 else {
+            throw LafamError.invalidArgument("LaFAM needs a 4-D image batch as input, got shape \(input.shape)")
+        }
+        let result = try model.run(input, taps: [targetName])
+        let activation = result.taps[targetName]!
+        let raw = try channelMean(activation, name: targetName)
+        let layout = ImageLayout.detect(model.inputs[0].shape)
+        let size = layout.spatialSize(input.shape)
+        let maps = SaliencyMaps.upsample(SaliencyMaps.minMaxNormalize(raw, epsilon: epsilon),
+                                         height: size.height, width: size.width, mode: upsampling)
+        return Explanation(method: name, targetTensor: targetName, raw: raw, maps: maps, outputs: result.outputs)
+    }
+
+    /// B×C×H×W → B×H×W by the chosen reduction over axis 1.
+    public func channelMean(_ a: Tensor, name: String) throws -> Tensor {
+        guard a.rank == 4, a.dtype == .float32 else {
+            throw LafamError.invalidArgument("LaFAM needs a 4-D float32 N×C×H×W activation; '\(name)' is \(a.dtype) with shape \(a.shape)")
+        }
+        let (b, c, plane) = (a.shape[0], a.shape[1], a.shape[2] * a.shape[3])
+        let v = a.floats
+        var out = [Float](repeating: 0, count: b * plane)
+        for n in 0..<b {
+            for ch in 0..<c {
+                let base = (n * c + ch) * plane
+                for i in 0..<plane {
+                    let x = v[base + i]
+                    switch reduction {
+                    case .mean: out[n * plane + i] += x
+                    case .reluMean: out[n * plane + i] += max(x, 0)
+                    case .absMean: out[n * plane + i] += abs(x)
+                    }
+                }
+            }
+        }
+        let inv = 1 / Float(c)
+        return Tensor(shape: [b, a.shape[2], a.shape[3]], floats: out.map { $0 * inv })
+    }
+}

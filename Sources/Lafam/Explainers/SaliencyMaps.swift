@@ -1,0 +1,53 @@
+/// Post-processing shared by the explainers: per-image min-max normalisation and upsampling of
+/// B×h×w maps.
+public enum SaliencyMaps {
+    public enum Upsampling: String, Sendable, CaseIterable {
+        /// Nearest neighbour (the LaFAM paper's choice): source index ⌊dst · in / out⌋.
+        case nearest
+        /// Bilinear with half-pixel centres (align_corners = false), clamped at the borders.
+        case bilinear
+    }
+
+    /// Scales each image's map to [0, 1]: (m − min) / (max − min + eps).
+    public static func minMaxNormalize(_ maps: Tensor, epsilon: Float = 1e-8) -> Tensor {
+        let plane = maps.shape.dropFirst().reduce(1, *)
+        var v = maps.floats
+        for b in 0..<maps.shape[0] {
+            let range = (b * plane)..<((b + 1) * plane)
+            let lo = v[range].min() ?? 0, hi = v[range].max() ?? 0
+            let scale = 1 / (hi - lo + epsilon)
+            for i in range { v[i] = (v[i] - lo) * scale }
+        }
+        return Tensor(shape: maps.shape, floats: v)
+    }
+
+    /// Resizes B×h×w maps to B×height×width.
+    public static func upsample(_ maps: Tensor, height: Int, width: Int, mode: Upsampling) -> Tensor {
+        let (b, h, w) = (maps.shape[0], maps.shape[1], maps.shape[2])
+        let src = maps.floats
+        var out = [Float](repeating: 0, count: b * height * width)
+        let sy = Float(h) / Float(height), sx = Float(w) / Float(width)
+        for n in 0..<b {
+            let base = n * h * w, obase = n * height * width
+            for y in 0..<height {
+                for x in 0..<width {
+                    let value: Float
+                    switch mode {
+                    case .nearest:
+                        value = src[base + min(h - 1, Int(Float(y) * sy)) * w + min(w - 1, Int(Float(x) * sx))]
+                    case .bilinear:
+                        let fy = max(0, (Float(y) + 0.5) * sy - 0.5), fx = max(0, (Float(x) + 0.5) * sx - 0.5)
+                        let y0 = min(Int(fy), h - 1), x0 = min(Int(fx), w - 1)
+                        let y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
+                        let ty = fy - Float(y0), tx = fx - Float(x0)
+                        let top = src[base + y0 * w + x0] * (1 - tx) + src[base + y0 * w + x1] * tx
+                        let bottom = src[base + y1 * w + x0] * (1 - tx) + src[base + y1 * w + x1] * tx
+                        value = top * (1 - ty) + bottom * ty
+                    }
+                    out[obase + y * width + x] = value
+                }
+            }
+        }
+        return Tensor(shape: [b, height, width], floats: out)
+    }
+}

@@ -1,0 +1,24 @@
+import COpenBLAS
+
+/// Row-major single-precision GEMM through OpenBLAS: C = alpha·op(A)·op(B) + beta·C, where A is
+/// m×k after `op`, B is k×n after `op`, C is m×n.
+@inline(__always)
+func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else {
+        // OpenBLAS leaves C untouched for k = 0; the product of empty matrices is zero.
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+        return
+    }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+}
+
+/// OpenBLAS's process-wide thread count and the name of the kernel set it selected for this CPU.
+public enum BLASInfo {
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+}

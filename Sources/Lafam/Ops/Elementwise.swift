@@ -1,0 +1,246 @@
+import Foundation
+
+/// Float activations and other one-input elementwise ops. The kind is switched on once per
+/// call; each case runs its own tight loop.
+struct Unary: Operator {
+    enum Kind {
+        case relu, sigmoid, erf, sqrt
+        case hardSigmoid(alpha: Float, beta: Float)
+        case hardSwish
+        case gelu(tanh: Bool)
+        case clip(min: Float, max: Float)
+    }
+    let kind: Kind
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "X")
+        try expect(x, [.float32], "X")
+        return [facts(.float32, x.shape)]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        return [Tensor(shape: x.shape, floats: Unary.apply(kind, x.floats))]
+    }
+
+    static func apply(_ kind: Kind, _ x: [Float]) -> [Float] {
+        switch kind {
+        case .relu: return map(x) { max($0, 0) }
+        case .sigmoid: return map(x) { 1 / (1 + Foundation.exp(-$0)) }
+        case .erf: return map(x) { Foundation.erf($0) }
+        case .sqrt: return map(x) { $0.squareRoot() }
+        case let .hardSigmoid(alpha, beta): return map(x) { max(0, min(1, alpha * $0 + beta)) }
+        case .hardSwish: return map(x) { $0 * max(0, min(1, $0 / 6 + 0.5)) }
+        case .gelu(tanh: false): return map(x) { 0.5 * $0 * (1 + Foundation.erf($0 * 0.70710678118654752)) }
+        case .gelu(tanh: true):
+            return map(x) { v in 0.5 * v * (1 + Foundation.tanh(0.79788456080286536 * (v + 0.044715 * v * v * v))) }
+        case let .clip(lo, hi): return map(x) { min(max($0, lo), hi) }
+        }
+    }
+
+    @inline(__always)
+    static func map(_ x: [Float], _ f: (Float) -> Float) -> [Float] {
+        [Float](unsafeUninitializedCapacity: x.count) { buf, n in
+            x.withUnsafeBufferPointer { src in
+                for i in 0..<src.count { buf[i] = f(src[i]) }
+            }
+            n = x.count
+        }
+    }
+}
+
+/// Clip: bounds are attributes up to opset 10 and optional scalar inputs from opset 11.
+struct Clip: Operator {
+    let attrMin: Float, attrMax: Float
+    let boundsAreInputs: Bool
+
+    init(_ node: NodeContext) throws {
+        boundsAreInputs = node.opset >= 11
+        attrMin = try node.float("min", default: -.greatestFiniteMagnitude)
+        attrMax = try node.float("max", default: .greatestFiniteMagnitude)
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "input")
+        try expect(x, [.float32], "input")
+        for i in 1..<3 {
+            if let b = optional(inputs, i) {
+                try expect(b, [.float32], i == 1 ? "min" : "max")
+                if let r = b.rank, r != 0, b.shape!.concrete != [1] { throw OpError("\(i == 1 ? "min" : "max") must be a scalar") }
+            }
+        }
+        return [facts(.float32, x.shape)]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        var lo = attrMin, hi = attrMax
+        if boundsAreInputs {
+            lo = optional(inputs, 1)?.floats.first ?? -.greatestFiniteMagnitude
+            hi = optional(inputs, 2)?.floats.first ?? .greatestFiniteMagnitude
+        }
+        return [Tensor(shape: x.shape, floats: Unary.apply(.clip(min: lo, max: hi), x.floats))]
+    }
+}
+
+/// Identity, and Dropout in inference mode (the optional mask output is all true).
+struct PassThrough: Operator {
+    let isDropout: Bool
+    let node: NodeContext
+
+    init(_ node: NodeContext, dropout: Bool) throws {
+        self.node = node
+        isDropout = dropout
+        if dropout && node.opset < 7, try node.int("is_test", default: 0) == 0, node.outputCount > 1 {
+            throw OpError("training-mode Dropout is not supported")
+        }
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "input")
+        guard isDropout else { return [x] }
+        if let training = optional(inputs, 2) {
+            guard let t = training.constant, t.dtype == .bool, !t.bools.contains(true) else {
+                throw OpError("training_mode must be a constant false; lafam runs inference only")
+            }
+        }
+        return [facts(x.dtype, x.shape), facts(.bool, x.shape)]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        guard isDropout else { return [x] }
+        return [x, Tensor(shape: x.shape, bools: [Bool](repeating: true, count: x.count))]
+    }
+}
+
+/// Two-input arithmetic with numpy broadcasting (Add, Sub, Mul, Div on float32 or int64; Pow on
+/// float32), and the n-ary Sum.
+struct Binary: Operator {
+    enum Kind { case add, sub, mul, div, pow }
+    let kind: Kind
+    let variadic: Bool
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let present = inputs.compactMap { $0 }
+        guard present.count >= (variadic ? 1 : 2), present.count == inputs.count else {
+            throw OpError("expects \(variadic ? "at least one input" : "two inputs"), got \(present.count)")
+        }
+        let allowed: Set<DType> = kind == .pow || variadic ? [.float32] : [.float32, .int64]
+        try expect(present[0], allowed, "A")
+        if kind == .pow {
+            try expect(present[1], [.float32, .int64], "exponent")
+        } else {
+            for f in present.dropFirst() where f.dtype != present[0].dtype {
+                throw OpError("type mismatch: inputs are \(present[0].dtype) and \(f.dtype)")
+            }
+        }
+        var shape: [Dim]? = present[0].shape
+        for f in present.dropFirst() {
+            guard let s = shape, let t = f.shape else { shape = nil; break }
+            shape = try broadcast(s, t)
+        }
+        var out = facts(present[0].dtype, shape)
+        // Keep symbolic shape vectors flowing through arithmetic on them (e.g. `Div` in shape chains).
+        if !variadic, present[0].dtype == .int64, let a = present[0].elements, let b = present[1].elements,
+           a.count == b.count || b.count == 1 {
+            out.elements = zip(a, b.count == 1 ? [Dim](repeating: b[0], count: a.count) : b).map { x, y in
+                guard let p = x.value, let q = y.value else {
+                    if kind == .mul, y == .known(1) { return x }
+                    if kind == .div, y == .known(1) { return x }
+                    return .unknown
+                }
+                return .known(Binary.intOp(kind, Int64(p), Int64(q)).map(Int.init) ?? 0)
+            }
+        }
+        return [out]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let ts = inputs.map { $0! }
+        var acc = ts[0]
+        for t in ts.dropFirst() { acc = try combine(acc, t) }
+        return [acc]
+    }
+
+    private func combine(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        let shape = try broadcast(a.shape, b.shape)
+        switch (a.storage, b.storage) {
+        case let (.float(x), .float(y)):
+            switch kind {
+            case .add: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, +))
+            case .sub: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, -))
+            case .mul: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, *))
+            case .div: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, /))
+            case .pow: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, Binary.power))
+            }
+        case let (.float(x), .int64(y)):
+            return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y.map { Float($0) }, b.shape, shape, Binary.power))
+        case let (.int64(x), .int64(y)):
+            if kind == .div, y.contains(0) { throw OpError("integer division by zero") }
+            return Tensor(shape: shape, int64s: broadcastMap(x, a.shape, y, b.shape, shape) { Binary.intOp(kind, $0, $1) ?? 0 })
+        default:
+            throw OpError("type mismatch: \(a.dtype) and \(b.dtype)")
+        }
+    }
+
+    @inline(__always)
+    static func power(_ x: Float, _ y: Float) -> Float {
+        if y == 2 { return x * x }
+        if y == 0.5 { return x.squareRoot() }
+        return Foundation.pow(x, y)
+    }
+
+    static func intOp(_ kind: Kind, _ x: Int64, _ y: Int64) -> Int64? {
+        switch kind {
+        case .add: return x &+ y
+        case .sub: return x &- y
+        case .mul: return x &* y
+        case .div: return y == 0 ? nil : x / y
+        case .pow: return nil
+        }
+    }
+}
+
+/// Applies `f` elementwise over the broadcast of `x` (shape `xs`) and `y` (shape `ys`) to `out`.
+/// Same-shape and scalar operands take a flat loop; otherwise the innermost axis is a strided loop.
+@inline(__always)
+func broadcastMap<T>(_ x: [T], _ xs: [Int], _ y: [T], _ ys: [Int], _ out: [Int], _ f: (T, T) -> T) -> [T] {
+    let count = Tensor.count(of: out)
+    return [T](unsafeUninitializedCapacity: count) { buf, n in
+        n = count
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeBufferPointer { yp in
+                if xs == ys {
+                    for i in 0..<count { buf[i] = f(xp[i], yp[i]) }
+                } else if yp.count == 1 && xp.count == count {
+                    let v = yp[0]
+                    for i in 0..<count { buf[i] = f(xp[i], v) }
+                } else if xp.count == 1 && yp.count == count {
+                    let v = xp[0]
+                    for i in 0..<count { buf[i] = f(v, yp[i]) }
+                } else if count > 0 {
+                    let sx = broadcastStrides(xs, to: out), sy = broadcastStrides(ys, to: out)
+                    let rank = out.count
+                    let inner = out[rank - 1], ix = sx[rank - 1], iy = sy[rank - 1]
+                    var index = [Int](repeating: 0, count: rank)
+                    var ox = 0, oy = 0, o = 0
+                    while o < count {
+                        for j in 0..<inner { buf[o + j] = f(xp[ox + j * ix], yp[oy + j * iy]) }
+                        o += inner
+                        // Advance the outer index (axes rank-2 … 0) like an odometer.
+                        var axis = rank - 2
+                        while axis >= 0 {
+                            index[axis] += 1
+                            ox += sx[axis]; oy += sy[axis]
+                            if index[axis] < out[axis] { break }
+                            ox -= sx[axis] * out[axis]; oy -= sy[axis] * out[axis]
+                            index[axis] = 0
+                            axis -= 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+
+/// BatchNormalization in inference mode: y = (x − mean) / √(var + ε) · scale + B per channel (axis 1).
+struct BatchNorm: Operator {
+    let epsilon: Float
+
+    init(_ node: NodeContext) throws {
+        epsilon = try node.float("epsilon", default: 1e-5)
+        if try node.int("training_mode", default: 0) != 0 || node.outputCount > 1 {
+            throw OpError("training-mode BatchNormalization (running statistics outputs) is not supported; lafam runs inference only")
+        }
+        if node.opset < 7, try node.int("is_test", default: 1) == 0, node.outputCount > 1 {
+            throw OpError("training-mode BatchNormalization is not supported")
+        }
+        if node.opset < 9, try node.int("spatial", default: 1) == 0 {
+            throw OpError("spatial=0 BatchNormalization is not supported")
+        }
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "X")
+        try expect(x, [.float32], "X")
+        if let r = x.rank, r < 2 { throw OpError("X must have rank ≥ 2, got \(r)") }
+        for (i, name) in ["scale", "B", "mean", "var"].enumerated() {
+            let p = try required(inputs, i + 1, name)
+            try expect(p, [.float32], name)
+            try expectRank(p, 1, name)
+            if let c = x.shape?[1].value, let k = p.shape?[0].value, c != k {
+                throw OpError("\(name) has \(k) elements, X has \(c) channels")
+            }
+        }
+        return [facts(.float32, x.shape)]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        let scale = required(inputs, 1).floats, bias = required(inputs, 2).floats
+        let mean = required(inputs, 3).floats, variance = required(inputs, 4).floats
+        let channels = x.shape[1]
+        let plane = x.shape.dropFirst(2).reduce(1, *)
+        var out = x.floats
+        out.withUnsafeMutableBufferPointer { p in
+            for n in 0..<x.shape[0] {
+                for c in 0..<channels {
+                    let a = scale[c] / (variance[c] + epsilon).squareRoot()
+                    let b = bias[c] - mean[c] * a
+                    let base = (n * channels + c) * plane
+                    for i in base..<(base + plane) { p[i] = p[i] * a + b }
+                }
+            }
+        }
+        return [Tensor(shape: x.shape, floats: out)]
+    }
+}
+
+/// LayerNormalization (opset 17): normalise over the axes from `axis` to the end; optional
+/// Mean and InvStdDev outputs.
+struct LayerNorm: Operator {
+    let axis: Int
+    let epsilon: Float
+
+    init(_ node: NodeContext) throws {
+        axis = try node.int("axis", default: -1)
+        epsilon = try node.float("epsilon", default: 1e-5)
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "X"), scale = try required(inputs, 1, "Scale")
+        try expect(x, [.float32], "X"); try expect(scale, [.float32], "Scale")
+        if let b = optional(inputs, 2) { try expect(b, [.float32], "B") }
+        guard let s = x.shape else { return [facts(.float32, nil), facts(.float32, nil), facts(.float32, nil)] }
+        let a = try normalizeAxis(axis, rank: s.count)
+        let reduced = Array(s.prefix(a)) + [Dim](repeating: .known(1), count: s.count - a)
+        return [facts(.float32, s), facts(.float32, reduced), facts(.float32, reduced)]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        let a = try normalizeAxis(axis, rank: x.rank)
+        let inner = x.shape[a...].reduce(1, *)
+        let outer = x.count / max(inner, 1)
+        let normShape = Array(x.shape[a...])
+        // Scale and bias broadcast to the normalised axes.
+        let scale = broadcastMap([Float](repeating: 0, count: inner), normShape, required(inputs, 1).floats, required(inputs, 1).shape, normShape, +)
+        let bias = optional(inputs, 2).map { broadcastMap([Float](repeating: 0, count: inner), normShape, $0.floats, $0.shape, normShape, +) }
+        var out = x.floats
+        var means = [Float](repeating: 0, count: outer), invStd = [Float](repeating: 0, count: outer)
+        out.withUnsafeMutableBufferPointer { p in
+            for o in 0..<outer {
+                let base = o * inner
+                var mean: Double = 0
+                for i in 0..<inner { mean += Double(p[base + i]) }
+                mean /= Double(inner)
+                var variance: Double = 0
+                for i in 0..<inner { let d = Double(p[base + i]) - mean; variance += d * d }
+                variance /= Double(inner)
+                let inv = Float(1 / (variance + Double(epsilon)).squareRoot())
+                means[o] = Float(mean); invStd[o] = inv
+                for i in 0..<inner {
+                    let v = (p[base + i] - Float(mean)) * inv * scale[i]
+                    p[base + i] = bias.map { v + $0[i] } ?? v
+                }
+            }
+        }
+        let reduced = Array(x.shape.prefix(a)) + [Int](repeating: 1, count: x.rank - a)
+        return [Tensor(shape: x.shape, floats: out), Tensor(shape: reduced, floats: means), Tensor(shape: reduced, floats: invStd)]
+    }
+}
+
+/// Local Response Normalization across channels:
+/// y = x / (bias + alpha/size · Σ x²)^beta over the channel window [c − ⌊(size−1)/2⌋, c + ⌈(size−1)/2⌉].
+struct LRN: Operator {
+    let size: Int
+    let alpha: Float, beta: Float, bias: Float
+
+    init(_ node: NodeContext) throws {
+        size = try node.int("size", default: 0)
+        guard size > 0 else { throw OpError("attribute size is required and must be positive") }
+        alpha = try node.float("alpha", default: 1e-4)
+        beta = try node.float("beta", default: 0.75)
+        bias = try node.float("bias", default: 1)
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "X")
+        try expect(x, [.float32], "X")
+        if let r = x.rank, r < 3 { throw OpError("X must have rank ≥ 3, got \(r)") }
+        return [facts(.float32, x.shape)]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        let channels = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
+        let xs = x.floats
+        var out = [Float](repeating: 0, count: x.count)
+        let before = (size - 1) / 2, after = size - 1 - before
+        for n in 0..<x.shape[0] {
+            for c in 0..<channels {
+                let lo = max(0, c - before), hi = min(channels - 1, c + after)
+                for i in 0..<plane {
+                    var sum: Float = 0
+                    for k in lo...hi { let v = xs[(n * channels + k) * plane + i]; sum += v * v }
+                    let idx = (n * channels + c) * plane + i
+                    out[idx] = xs[idx] / Foundation.pow(bias + alpha / Float(size) * sum, beta)
+                }
+            }
+        }
+        return [Tensor(shape: x.shape, floats: out)]
+    }
+}
+
+/// Softmax. From opset 13 it normalises along `axis` (default −1); before, the input is viewed
+/// as a 2-D matrix split at `axis` (default 1) and each row is normalised.
+struct Softmax: Operator {
+    let axis: Int
+    let flattens: Bool
+
+    init(_ node: NodeContext) throws {
+        flattens = node.opset < 13
+        axis = try node.int("axis", default: flattens ? 1 : -1)
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "input")
+        try expect(x, [.float32], "input")
+        if let r = x.rank { _ = try normalizeAxis(axis, rank: r) }
+        return [facts(.float32, x.shape)]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        let a = try normalizeAxis(axis, rank: x.rank)
+        let (outer, len, inner): (Int, Int, Int) = flattens
+            ? (x.shape.prefix(a).reduce(1, *), x.shape[a...].reduce(1, *), 1)
+            : (x.shape.prefix(a).reduce(1, *), x.shape[a], x.shape[(a + 1)...].reduce(1, *))
+        var out = x.floats
+        out.withUnsafeMutableBufferPointer { p in
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let base = o * len * inner + i
+                    var m = -Float.infinity
+                    for k in 0..<len { m = max(m, p[base + k * inner]) }
+                    var sum: Float = 0
+                    for k in 0..<len { let e = Foundation.exp(p[base + k * inner] - m); p[base + k * inner] = e; sum += e }
+                    for k in 0..<len { p[base + k * inner] /= sum }
+                }
+            }
+        }
+        return [Tensor(shape: x.shape, floats: out)]
+    }
+}

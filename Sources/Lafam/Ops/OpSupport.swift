@@ -1,0 +1,128 @@
+// Shared checks and shape arithmetic for the op implementations.
+
+/// The input at `i`, or an error naming it when a required input is missing.
+func required(_ inputs: [ValueFacts?], _ i: Int, _ what: String) throws -> ValueFacts {
+    guard i < inputs.count, let f = inputs[i] else { throw OpError("missing required input \(i) (\(what))") }
+    return f
+}
+
+func required(_ inputs: [Tensor?], _ i: Int) -> Tensor {
+    guard i < inputs.count, let t = inputs[i] else { preconditionFailure("input \(i) was checked as present") }
+    return t
+}
+
+func optional(_ inputs: [ValueFacts?], _ i: Int) -> ValueFacts? { i < inputs.count ? inputs[i] : nil }
+func optional(_ inputs: [Tensor?], _ i: Int) -> Tensor? { i < inputs.count ? inputs[i] : nil }
+
+func expect(_ f: ValueFacts, _ types: Set<DType>, _ what: String) throws {
+    guard types.contains(f.dtype) else {
+        let names = types.map(\.rawValue).sorted().joined(separator: " or ")
+        throw OpError("\(what) must be \(names), got \(f.dtype)")
+    }
+}
+
+func expectRank(_ f: ValueFacts, _ rank: Int, _ what: String) throws {
+    if let r = f.rank, r != rank { throw OpError("\(what) must have rank \(rank), got rank \(r) \(f.shape!.shapeString)") }
+}
+
+/// Resolves a possibly negative axis against a rank.
+func normalizeAxis(_ axis: Int, rank: Int, _ what: String = "axis") throws -> Int {
+    let a = axis < 0 ? axis + rank : axis
+    guard a >= 0, a < max(rank, 1) || (rank == 0 && a == 0) else { throw OpError("\(what) \(axis) is out of range for rank \(rank)") }
+    return a
+}
+
+/// numpy broadcasting of two static shapes (dims may be symbolic).
+func broadcast(_ a: [Dim], _ b: [Dim]) throws -> [Dim] {
+    let r = max(a.count, b.count)
+    var out = [Dim](repeating: .unknown, count: r)
+    for i in 0..<r {
+        let x = i < r - a.count ? Dim.known(1) : a[i - (r - a.count)]
+        let y = i < r - b.count ? Dim.known(1) : b[i - (r - b.count)]
+        switch (x, y) {
+        case (.known(1), _): out[i] = y
+        case (_, .known(1)): out[i] = x
+        case let (.known(p), .known(q)):
+            guard p == q else { throw OpError("shapes \(a.shapeString) and \(b.shapeString) do not broadcast") }
+            out[i] = x
+        case (.known, _): out[i] = x
+        case (_, .known): out[i] = y
+        default: out[i] = x == y ? x : .unknown
+        }
+    }
+    return out
+}
+
+func broadcast(_ a: [Int], _ b: [Int]) throws -> [Int] {
+    try broadcast(a.map { .known($0) }, b.map { .known($0) }).map { $0.value! }
+}
+
+/// Row-major strides of `shape` aligned right to an output of rank `rank`, with 0 stride on
+/// broadcast (size-1 or missing) axes.
+func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
+    let own = Tensor.strides(of: shape)
+    var s = [Int](repeating: 0, count: out.count)
+    let offset = out.count - shape.count
+    for i in 0..<shape.count where shape[i] != 1 { s[i + offset] = own[i] }
+    return s
+}
+
+/// Output facts with only a shape known (no contents).
+func facts(_ dtype: DType, _ shape: [Dim]?) -> ValueFacts { ValueFacts(dtype: dtype, shape: shape) }
+
+/// Parses the spatial window attributes common to Conv and the pools.
+struct Window {
+    var kernel: [Int]
+    var strides: [Int]
+    var dilations: [Int]
+    /// Begin pads per spatial axis, then end pads (ONNX order).
+    var pads: [Int]
+    var autoPad: String
+    var ceilMode: Bool
+
+    init(_ node: NodeContext, kernel: [Int]?, spatialRank: Int = 2) throws {
+        let k = try kernel ?? node.ints("kernel_shape") ?? { throw OpError("attribute kernel_shape is required") }()
+        guard k.count == spatialRank, k.allSatisfy({ $0 > 0 }) else { throw OpError("kernel_shape \(k) must hold \(spatialRank) positive sizes") }
+        self.kernel = k
+        strides = try node.ints("strides") ?? [Int](repeating: 1, count: spatialRank)
+        dilations = try node.ints("dilations") ?? [Int](repeating: 1, count: spatialRank)
+        pads = try node.ints("pads") ?? [Int](repeating: 0, count: 2 * spatialRank)
+        autoPad = try node.require("auto_pad", in: ["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"], default: "NOTSET")
+        ceilMode = try node.int("ceil_mode", default: 0) != 0
+        guard strides.count == spatialRank, strides.allSatisfy({ $0 > 0 }) else { throw OpError("strides \(strides) must hold \(spatialRank) positive values") }
+        guard dilations.count == spatialRank, dilations.allSatisfy({ $0 > 0 }) else { throw OpError("dilations \(dilations) must hold \(spatialRank) positive values") }
+        guard pads.count == 2 * spatialRank, pads.allSatisfy({ $0 >= 0 }) else { throw OpError("pads \(pads) must hold \(2 * spatialRank) non-negative values") }
+    }
+
+    /// Effective begin/end pads and output size for one spatial axis of input size `n`.
+    func resolve(axis i: Int, size n: Int) throws -> (begin: Int, end: Int, out: Int) {
+        let extent = dilations[i] * (kernel[i] - 1) + 1
+        switch autoPad {
+        case "VALID":
+            let out = (n - extent) / strides[i] + 1
+            guard n >= extent else { throw OpError("input size \(n) is smaller than the window \(extent)") }
+            return (0, 0, out)
+        case "SAME_UPPER", "SAME_LOWER":
+            let out = (n + strides[i] - 1) / strides[i]
+            let total = max(0, (out - 1) * strides[i] + extent - n)
+            let small = total / 2
+            return autoPad == "SAME_UPPER" ? (small, total - small, out) : (total - small, small, out)
+        default:
+            let begin = pads[i], end = pads[i + kernel.count]
+            let span = n + begin + end - extent
+            guard span >= 0 else { throw OpError("padded input size \(n + begin + end) is smaller than the window \(extent)") }
+            var out = (ceilMode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1
+            // A ceil-mode window must start inside the input or its begin padding.
+            if ceilMode && (out - 1) * strides[i] >= n + begin { out -= 1 }
+            return (begin, end, out)
+        }
+    }
+
+    /// Static output spatial dims: symbolic/unknown inputs give unknown outputs.
+    func outputDims(_ spatial: [Dim]) throws -> [Dim] {
+        try spatial.enumerated().map { i, d in
+            guard let n = d.value else { return .unknown }
+            return .known(try resolve(axis: i, size: n).out)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+extension OperatorRegistry {
+    /// Every op lafam implements, for the default ONNX domain.
+    public static let standard: OperatorRegistry = {
+        var r = OperatorRegistry()
+        r.register("Conv") { try Conv($0) }
+        r.register("Gemm") { try Gemm($0) }
+        r.register("MatMul") { _ in MatMul() }
+        r.register("MaxPool") { try Pool($0, max: true) }
+        r.register("AveragePool") { try Pool($0, max: false) }
+        r.register("GlobalAveragePool") { _ in GlobalPool(isMax: false) }
+        r.register("GlobalMaxPool") { _ in GlobalPool(isMax: true) }
+        r.register("BatchNormalization") { try BatchNorm($0) }
+        r.register("LayerNormalization") { try LayerNorm($0) }
+        r.register("LRN") { try LRN($0) }
+        r.register("Softmax") { try Softmax($0) }
+        r.register("Relu") { _ in Unary(kind: .relu) }
+        r.register("Sigmoid") { _ in Unary(kind: .sigmoid) }
+        r.register("Erf") { _ in Unary(kind: .erf) }
+        r.register("Sqrt") { _ in Unary(kind: .sqrt) }
+        r.register("HardSwish") { _ in Unary(kind: .hardSwish) }
+        r.register("HardSigmoid") {
+            Unary(kind: .hardSigmoid(alpha: try $0.float("alpha", default: 0.2), beta: try $0.float("beta", default: 0.5)))
+        }
+        r.register("Gelu") {
+            let mode = try $0.require("approximate", in: ["none", "tanh"], default: "none")
+            return Unary(kind: .gelu(tanh: mode == "tanh"))
+        }
+        r.register("Clip") { try Clip($0) }
+        r.register("Add") { _ in Binary(kind: .add, variadic: false) }
+        r.register("Sub") { _ in Binary(kind: .sub, variadic: false) }
+        r.register("Mul") { _ in Binary(kind: .mul, variadic: false) }
+        r.register("Div") { _ in Binary(kind: .div, variadic: false) }
+        r.register("Pow") { _ in Binary(kind: .pow, variadic: false) }
+        r.register("Sum") { _ in Binary(kind: .add, variadic: true) }
+        r.register("Identity") { try PassThrough($0, dropout: false) }
+        r.register("Dropout") { try PassThrough($0, dropout: true) }
+        r.register("Reshape") { try Reshape($0) }
+        r.register("Flatten") { try Flatten($0) }
+        r.register("Squeeze") { try SqueezeUnsqueeze($0, unsqueeze: false) }
+        r.register("Unsqueeze") { try SqueezeUnsqueeze($0, unsqueeze: true) }
+        r.register("Transpose") { try Transpose($0) }
+        r.register("Concat") { try Concat($0) }
+        r.register("Split") { try Split($0) }
+        r.register("Slice") { try Slice($0) }
+        r.register("Gather") { try Gather($0) }
+        r.register("Pad") { try Pad($0) }
+        r.register("Shape") { try ShapeOp($0) }
+        r.register("Constant") { try ConstantOp($0) }
+        r.register("ConstantOfShape") { try ConstantOfShape($0) }
+        r.register("Cast") { try Cast($0) }
+        r.register("ReduceMean") { try ReduceMean($0) }
+        return r
+    }()
+}

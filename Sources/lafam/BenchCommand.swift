@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Lafam
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the forward pass alone (model loaded, input ready) and print min/median/max ms.")
+
+    @Argument(help: "ONNX model (default: the bundled MobileNetV2).")
+    var model: String?
+
+    @Option(help: "Batch size.") var batch = 1
+    @Option(help: "Timed runs.") var runs = 20
+    @Option(help: "Untimed warm-up runs.") var warmup = 3
+    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var execution: ExecutionOptions
+
+    func run() throws {
+        try reporting {
+            guard batch >= 1, runs >= 1, warmup >= 0 else { throw CLIError("--batch and --runs must be ≥ 1 and --warmup ≥ 0") }
+            try execution.apply()
+            let m = try Model(path: model ?? Bundled.model)
+            guard let info = m.inputs.first else { throw CLIError("the model has no inputs") }
+            let shape = try info.shape.enumerated().map { i, d -> Int in
+                if i == 0 { return batch }
+                guard let v = d.value else { throw CLIError("input '\(info.name)' has a dynamic dimension \(i) (\(d)); bench needs fixed non-batch sizes") }
+                return v
+            }
+            var rng = SplitMix64(seed: 42)
+            let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.nextNormal() })
+            for _ in 0..<warmup { _ = try m.run(x) }
+            var times: [Double] = []
+            for _ in 0..<runs {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = try m.run(x)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+            times.sort()
+            let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+            if json {
+                let object: [String: Any] = ["model": m.path, "batch": batch, "runs": runs, "threads": BLASInfo.threads,
+                                             "blasCore": BLASInfo.coreName, "min_ms": times.first!, "median_ms": median, "max_ms": times.last!]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(String(format: "%@  batch %d  threads %d  OpenBLAS %@  min %.2f ms  median %.2f ms  max %.2f ms",
+                             (m.path as NSString).lastPathComponent, batch, BLASInfo.threads, BLASInfo.coreName,
+                             times.first!, median, times.last!))
+            }
+        }
+    }
+}
+
+/// Small deterministic generator for benchmark inputs.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextNormal() -> Float {
+        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-12), u2 = Double(next() >> 11) / Double(1 << 53)
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+    }
+}

@@ -1,0 +1,177 @@
+import ArgumentParser
+import Foundation
+import Lafam
+import LafamImaging
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Explain images (or preprocessed .npy batches): write saliency maps over the photos.")
+
+    enum Method: String, ExpressibleByArgument, CaseIterable { case lafam }
+
+    @Option(help: "ONNX model (default: the bundled MobileNetV2).") var model: String?
+    @Option(help: "Node name, tensor name or abbreviation such as /layer4/conv3 (default: the last feature map before global pooling).")
+    var node: String?
+    @Option(help: "Saliency method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")).") var method: Method = .lafam
+    @Option(help: "Output folder (created if missing).") var output = "lafam-output"
+    @Flag(help: "Also write <stem>.<method>.npy (map at input size, [0,1]) and <stem>.<method>.raw.npy (layer resolution).")
+    var npy = false
+    @Flag(help: "Replace files that already exist in the output folder.") var overwrite = false
+    @Argument(help: "PNG/JPEG images or preprocessed float32 .npy arrays (default: the bundled sample photos).")
+    var inputs: [String] = []
+
+    @Option(help: "LaFAM channel reduction: \(LaFAM.Reduction.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var reduction: String = LaFAM.Reduction.mean.rawValue
+    @Option(help: "Upsampling to the input size: nearest (paper) or bilinear.") var upsampling: String = "nearest"
+    @Option(help: "Colormap: \(Colormap.allCases.map(\.rawValue).joined(separator: ", ")).") var colormap: String = "turbo"
+    @Option(help: "Opacity of the heatmap over the photo, 0…1.") var alpha: Float = 0.5
+    @Option(help: "Model input size as N or HxW (default: from the model's input shape, else 224).") var size: String?
+    @Option(help: "Channel means, comma-separated R,G,B (default: model metadata or ImageNet).") var mean: String?
+    @Option(help: "Channel standard deviations R,G,B (default: model metadata or ImageNet).") var std: String?
+    @Option(help: "Multiplier of 0…255 pixel values before mean/std.") var scale: Float = 1.0 / 255
+    @Flag(help: "Feed channels in BGR order.") var bgr = false
+    @Option(help: "Number of top classes to print for ImageNet classifiers.") var top = 5
+    @OptionGroup var execution: ExecutionOptions
+
+    func run() throws {
+        try reporting {
+            try execution.apply()
+            let m = try Model(path: model ?? Bundled.model)
+            guard let reduction = LaFAM.Reduction(rawValue: reduction) else {
+                throw CLIError("unknown --reduction '\(reduction)'; choose \(LaFAM.Reduction.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let upsampling = SaliencyMaps.Upsampling(rawValue: upsampling) else {
+                throw CLIError("unknown --upsampling '\(upsampling)'; choose nearest or bilinear")
+            }
+            let colormap = try Colormap.named(colormap)
+            guard (0...1).contains(alpha) else { throw CLIError("--alpha must be between 0 and 1, got \(alpha)") }
+            let explainer = LaFAM(reduction: reduction, upsampling: upsampling)
+            let files = inputs.isEmpty ? Bundled.samplePhotos : inputs
+            guard !files.isEmpty else { throw CLIError("no inputs given and no bundled sample photos found") }
+            if let node { _ = try m.graph.resolveTensor(node) }
+            let preprocessing = try makePreprocessing(m)
+            let folder = try OutputFolder(output, overwrite: overwrite)
+
+            // Decode everything first: a bad input fails the command before any file is written.
+            let jobs = try files.map { try Job(path: $0, preprocessing: preprocessing) }
+            var stems = Set<String>()
+            for job in jobs where !stems.insert(job.stem).inserted {
+                throw CLIError("two inputs are named '\(job.stem)'; output files would collide")
+            }
+            for job in jobs {
+                let explanation = try explainer.explain(job.tensor, model: m, target: node)
+                try write(job, explanation, folder: folder, colormap: colormap)
+                printPredictions(job, explanation, model: m)
+            }
+        }
+    }
+
+    /// One input file: a photo (batch of 1) or a preprocessed array (batch B).
+    struct Job {
+        let path: String
+        let stem: String
+        let tensor: Tensor
+        /// The photo as the model saw it (centre crop), for the overlay; nil for .npy inputs.
+        let photo: RGBImage?
+
+        init(path: String, preprocessing: Preprocessing) throws {
+            self.path = path
+            stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            if path.lowercased().hasSuffix(".npy") {
+                let t = try Tensor(NPYArray.read(path: path), path: path)
+                guard t.dtype == .float32, t.rank == 4 else {
+                    throw CLIError("'\(path)' must hold a float32 4-D batch of preprocessed images, got \(t.dtype) \(t.shape)")
+                }
+                tensor = t
+                photo = nil
+            } else {
+                let image = try ImageIO.readImage(path: path)
+                let x = try preprocessing.tensor(from: image)
+                tensor = Tensor(shape: preprocessing.shape(batch: 1), floats: x)
+                let box = Preprocessing.centerCropBox(width: image.width, height: image.height)
+                var crop = try image.cropped(x: box.x, y: box.y, width: box.side, height: box.side)
+                if crop.width > 512 { crop = try crop.resized(width: 512, height: 512) }
+                photo = crop
+            }
+        }
+    }
+
+    private func makePreprocessing(_ m: Model) throws -> Preprocessing {
+        guard let info = m.inputs.first, info.shape.count == 4 else {
+            throw CLIError("the model's first input is not a 4-D image batch; feed a preprocessed .npy array with 'lafam taps'")
+        }
+        let layout = ImageLayout.detect(info.shape)
+        let spatial = layout == .nchw ? Array(info.shape[2...]) : Array(info.shape[1...2])
+        var height = spatial[0].value ?? 224, width = spatial[1].value ?? 224
+        if let size {
+            let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard (parts.count == 1 || parts.count == 2), parts.allSatisfy({ $0 > 0 }) else {
+                throw CLIError("--size must be N or HxW with positive numbers, got '\(size)'")
+            }
+            height = parts[0]; width = parts.count == 2 ? parts[1] : parts[0]
+        }
+        func floats(_ option: String?, metadata key: String, default value: [Float], name: String) throws -> [Float] {
+            guard let text = option ?? m.format.metadata[key] else { return value }
+            let v = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard v.count == 3 || v.count == 1, v.allSatisfy({ $0 != nil }) else {
+                throw CLIError("\(name) must be 1 or 3 comma-separated numbers, got '\(text)'")
+            }
+            return v.map { $0! }
+        }
+        return Preprocessing(
+            width: width, height: height, scale: scale,
+            mean: try floats(mean, metadata: "lafam.mean", default: Preprocessing.imagenetMean, name: "--mean"),
+            std: try floats(std, metadata: "lafam.std", default: Preprocessing.imagenetStd, name: "--std"),
+            channelOrder: bgr ? .bgr : .rgb,
+            layout: layout == .nchw ? .nchw : .nhwc)
+    }
+
+    private func write(_ job: Job, _ e: Explanation, folder: OutputFolder, colormap: Colormap) throws {
+        let base = "\(job.stem).\(e.method)"
+        let (b, h, w) = (e.maps.shape[0], e.maps.shape[1], e.maps.shape[2])
+        let pngPath = try folder.file(base + ".png")
+        let npyPaths = npy ? [try folder.file(base + ".npy"), try folder.file(base + ".raw.npy")] : []
+        let picture: RGBImage
+        if let photo = job.photo {
+            picture = try overlay(map: e.maps.floats, mapWidth: w, mapHeight: h, on: photo, colormap: colormap, alpha: alpha)
+        } else {
+            let maps = e.maps.floats
+            picture = try sideBySide((0..<b).map { i in
+                try colorize(map: Array(maps[(i * h * w)..<((i + 1) * h * w)]), width: w, height: h, colormap: colormap)
+            }, spacing: 4)
+        }
+        try ImageIO.write(picture, to: pngPath)
+        var written = [pngPath]
+        if npy {
+            // A photo is a batch of one: its arrays drop the batch axis, as the map is per image.
+            let maps = job.photo == nil ? e.maps : e.maps.reshaped([h, w])
+            let raw = job.photo == nil ? e.raw : e.raw.reshaped(Array(e.raw.shape.dropFirst()))
+            try maps.npy.write(to: npyPaths[0])
+            try raw.npy.write(to: npyPaths[1])
+            written += npyPaths
+        }
+        print("\(job.path): target \(e.targetTensor) → " + written.joined(separator: ", "))
+    }
+
+    private func printPredictions(_ job: Job, _ e: Explanation, model m: Model) {
+        guard top > 0, let first = m.outputs.first, let logits = e.outputs[first.name],
+              logits.rank == 2, logits.dtype == .float32 else { return }
+        let classes = logits.shape[1]
+        let names = m.classNames
+        guard classes == 1000 || names?.count == classes else { return }
+        let v = logits.floats
+        for b in 0..<logits.shape[0] {
+            let row = Array(v[(b * classes)..<((b + 1) * classes)])
+            let peak = row.max() ?? 0
+            let exps = row.map { Foundation.exp($0 - peak) }
+            let total = exps.reduce(0, +)
+            let best = row.indices.sorted { row[$0] > row[$1] }.prefix(top)
+            let label = logits.shape[0] > 1 ? "\(job.stem)[\(b)]" : job.stem
+            print("  \(label) top-\(best.count): " + best.map { i in
+                let name = names.flatMap { i < $0.count ? $0[i] : nil } ?? "class \(i)"
+                return String(format: "%@ (%d) %.3f", name, i, exps[i] / total)
+            }.joined(separator: ", "))
+        }
+    }
+}
