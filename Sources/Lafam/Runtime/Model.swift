@@ -118,7 +118,7 @@ public final class Model: @unchecked Sendable {
         var i = 0
         for v in graph.inputs {
             let rank = shapes[i]
-            overrides[graph.values[v].name] = shapes[(i + 1)...(i + rank)].map { .known($0) }
+            overrides[graph.values[v].name] = shapes[(i + 1)..<(i + 1 + rank)].map { .known($0) }
             i += rank + 1
         }
         let g = try GraphBuilder.build(source, registry: registry, inputShapes: overrides)
