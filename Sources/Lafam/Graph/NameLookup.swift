@@ -47,15 +47,19 @@ extension Graph {
         return w == wanted.count ? key : nil
     }
 
-    /// Up to five node or tensor names close to `query` (containment first, then edit distance).
+    /// Up to five node names close to `query`: each query segment is scored by its edit
+    /// distance to the nearest segment of the node name, so a typo in one segment still finds
+    /// the intended node.
     func suggestions(for query: String) -> [String] {
-        let names = nodes.map(\.name) + values.filter { $0.producer != nil || $0.facts?.constant == nil }.map(\.name)
-        let tail = query.split(separator: "/").last.map(String.init)?.lowercased() ?? query.lowercased()
-        let containing = names.filter { $0.lowercased().contains(tail) }
-        if !containing.isEmpty { return Array(containing.prefix(5)) }
-        let scored = names.map { ($0, editDistance($0.lowercased(), query.lowercased())) }
-        let limit = max(3, query.count / 3)
-        return Array(scored.filter { $0.1 <= limit }.sorted { $0.1 < $1.1 }.prefix(5).map(\.0))
+        let wanted = query.lowercased().split(separator: "/").map(String.init)
+        guard !wanted.isEmpty else { return [] }
+        let scored = nodes.map { node -> (String, Int) in
+            let segments = node.name.lowercased().split(separator: "/").map(String.init)
+            let score = wanted.reduce(0) { total, w in total + (segments.map { editDistance($0, w) }.min() ?? w.count) }
+            return (node.name, score)
+        }
+        let limit = max(2, wanted.joined().count / 4)
+        return Array(scored.filter { $0.1 <= limit }.sorted { ($0.1, $0.0.count) < ($1.1, $1.0.count) }.prefix(5).map(\.0))
     }
 }
 
