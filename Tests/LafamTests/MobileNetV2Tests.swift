@@ -49,6 +49,16 @@ final class MobileNetV2Tests: XCTestCase {
         XCTAssertNil(mismatch(result.taps[target]!, try Fixtures.tensor("mobilenet_v2/astronaut.target.npy"), rtol: 1e-4, atol: 1e-4))
     }
 
+    func testPerTapHandlersSeeTheirOwnValue() throws {
+        let x = try Fixtures.tensor("mobilenet_v2/coffee.input.npy")
+        var shapes: [String: [Int]] = [:]
+        _ = try model.run(x, tapHandlers: [
+            "/features/conv.2": { shapes["block"] = $0.shape },
+            Self.expected["targetNode"] as! String: { shapes["target"] = $0.shape },
+        ])
+        XCTAssertEqual(shapes, ["block": [1, 320, 7, 7], "target": [1, 1280, 7, 7]])
+    }
+
     func testBatchOfFourEqualsFourSingleRuns() throws {
         var stacked: [Float] = []
         var singles: [Float] = []

@@ -82,6 +82,16 @@ public final class Model: @unchecked Sendable {
         return result
     }
 
+    /// Runs the model on its first input, calling one handler per tapped name as soon as that
+    /// value is computed (before later nodes run), e.g. to reduce a large activation on the fly.
+    public func run(_ input: Tensor, tapHandlers: [String: (Tensor) throws -> Void]) throws -> RunResult {
+        let names = Array(tapHandlers.keys)
+        let resolved = try Dictionary(uniqueKeysWithValues: names.map { (graph.values[try graph.resolveTensor($0)].name, $0) })
+        return try run(input, taps: names) { tensor, value in
+            if let key = resolved[tensor] { try tapHandlers[key]?(value) }
+        }
+    }
+
     /// Checks every feed against the declared inputs and returns the concrete input shapes.
     private func checkedShapes(_ feeds: [String: Tensor]) throws -> [Int] {
         var shapes: [Int] = []
@@ -114,6 +124,8 @@ public final class Model: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let e = executors[shapes] { return e }
+        // Each distinct input shape gets its own specialised graph; keep the few most recent.
+        if executors.count >= 8 { executors.removeAll() }
         var overrides: [String: [Dim]] = [:]
         var i = 0
         for v in graph.inputs {
