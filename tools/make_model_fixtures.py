@@ -17,12 +17,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import zlib
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+
+from fixture_common import reference_session, rng_for
 from onnx.external_data_helper import convert_model_to_external_data, set_external_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,8 +33,6 @@ PRODUCER = "lafam-tools/make_model_fixtures"
 INDEX: list[tuple[str, str, str]] = []  # (files, what it is, what the Swift test should expect)
 
 
-def rng_for(name):
-    return np.random.default_rng(zlib.crc32(name.encode()))
 
 
 def randn(rng, *shape, scale=1.0):
@@ -44,12 +43,6 @@ def path(name):
     return os.path.join(OUT_DIR, name)
 
 
-def session(model_path):
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.intra_op_num_threads = 1
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
 
 
 def tensor_info(name, elem, dims):
@@ -64,7 +57,7 @@ def model_from(graph, opset=13, ir_version=7):
 
 def write_reference(stem, feeds):
     """Run the saved model ``stem.onnx`` in onnxruntime, save inputs/outputs as ``stem.input_K.npy`` etc."""
-    sess = session(path(f"{stem}.onnx"))
+    sess = reference_session(path(f"{stem}.onnx"))
     names = [i.name for i in sess.get_inputs()]
     assert names == [n for n, _ in feeds], (stem, names)
     outputs = sess.run(None, dict(feeds))
@@ -287,7 +280,7 @@ def ort_error(model_path):
 
 def _ort_error(model_path):
     try:
-        sess = session(model_path)
+        sess = reference_session(model_path)
     except Exception as exc:  # noqa: BLE001
         return str(exc).splitlines()[0][:240]
     try:

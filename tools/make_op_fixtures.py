@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -31,6 +30,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+
+from fixture_common import reference_session, rng_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "Tests", "Fixtures", "ops")
@@ -1166,12 +1167,6 @@ def ir_version_for(opset):
     return max(7, ir)
 
 
-def session(model_bytes):
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.intra_op_num_threads = 1
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
 
 
 def build_model(c: Case, g: Builder, outputs_dims=None):
@@ -1191,12 +1186,12 @@ def build_model(c: Case, g: Builder, outputs_dims=None):
 
 
 def generate(c: Case):
-    g = Builder(np.random.default_rng(zlib.crc32(c.name.encode())))
+    g = Builder(rng_for(c.name))
     c.build(g)
     feeds = {name: arr for name, arr in g.feeds}
 
     # First pass: run with outputs of unknown shape, then declare the observed shapes.
-    results = session(build_model(c, g).SerializeToString()).run(None, feeds)
+    results = reference_session(build_model(c, g).SerializeToString()).run(None, feeds)
     dims = [list(r.shape) for r in results]
     if not c.declare_shapes:  # keep the rank and N, C; leave the spatial dims unknown
         dims = [d[:2] + [None] * (len(d) - 2) for d in dims]
@@ -1204,7 +1199,7 @@ def generate(c: Case):
     onnx.checker.check_model(model, full_check=True)
 
     # Second pass: the final model must reproduce the same outputs.
-    final = session(model.SerializeToString()).run(None, feeds)
+    final = reference_session(model.SerializeToString()).run(None, feeds)
     for a, b in zip(results, final):
         assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True), c.name
 
@@ -1232,7 +1227,7 @@ def verify_from_disk(name):
     assert not os.path.exists(os.path.join(folder, f"input_{len(runtime_inputs)}.npy")), name
     expected = [np.load(os.path.join(folder, f"output_{k}.npy")) for k in range(len(model.graph.output))]
     assert not os.path.exists(os.path.join(folder, f"output_{len(expected)}.npy")), name
-    got = session(model.SerializeToString()).run(None, feeds)
+    got = reference_session(model.SerializeToString()).run(None, feeds)
     for e, r in zip(expected, got):
         assert e.dtype == r.dtype and e.shape == r.shape and np.array_equal(e, r), name
     try:
