@@ -37,6 +37,8 @@ let package = Package(
             path: "Sources/lafam"
         ),
         .testTarget(name: "LafamTests", dependencies: ["Lafam", "LafamImaging"], path: "Tests/LafamTests"),
+        // ONNX's own backend node tests from Debian's libonnx-testdata (see SPEC.md §8).
+        .testTarget(name: "ConformanceTests", dependencies: ["Lafam"], path: "Tests/ConformanceTests"),
         .testTarget(name: "LafamImagingTests", dependencies: ["LafamImaging"], path: "Tests/LafamImagingTests"),
     ]
 )

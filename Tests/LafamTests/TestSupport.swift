@@ -28,22 +28,7 @@ enum Fixtures {
 /// Why `actual` differs from `expected` beyond |a − e| ≤ atol + rtol·|e| (exact shape and dtype
 /// first), or nil when it does not.
 func mismatch(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4, atol: Float = 1e-5) -> String? {
-    guard actual.shape == expected.shape else { return "shape \(actual.shape) ≠ expected \(expected.shape)" }
-    guard actual.dtype == expected.dtype else { return "dtype \(actual.dtype) ≠ expected \(expected.dtype)" }
-    switch (actual.storage, expected.storage) {
-    case let (.float(a), .float(e)):
-        for i in a.indices {
-            let ok = a[i] == e[i] || abs(a[i] - e[i]) <= atol + rtol * abs(e[i]) || (a[i].isNaN && e[i].isNaN)
-            if !ok { return "element \(i): \(a[i]) ≠ expected \(e[i])" }
-        }
-    case let (.int64(a), .int64(e)):
-        if let i = a.indices.first(where: { a[$0] != e[$0] }) { return "element \(i): \(a[i]) ≠ expected \(e[i])" }
-    case let (.bool(a), .bool(e)):
-        if let i = a.indices.first(where: { a[$0] != e[$0] }) { return "element \(i): \(a[i]) ≠ expected \(e[i])" }
-    default:
-        return "storage mismatch"
-    }
-    return nil
+    actual.mismatch(from: expected, rtol: rtol, atol: atol)
 }
 
 func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {

@@ -45,6 +45,8 @@ public struct ONNXValueInfo: Sendable {
     public var elemType: Int
     /// nil when the rank is not declared.
     public var shape: [Dim]?
+    /// False for declared sequence, map, optional and sparse values (lafam runs tensors only).
+    public var isTensor: Bool
 }
 
 public enum ONNXAttribute: Sendable {

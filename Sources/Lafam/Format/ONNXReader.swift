@@ -66,6 +66,22 @@ public enum ONNXReader {
         )
     }
 
+    /// Reads a file holding one serialized TensorProto (as ONNX's test data sets do). Returns
+    /// the tensor in lafam's compute type and the element type code stored in the file.
+    public static func readTensorFile(path: String) throws -> (tensor: Tensor, elemType: Int) {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw LafamError.invalidArgument("cannot read tensor file '\(path)'")
+        }
+        let message: UnsafeMutablePointer<Onnx__TensorProto>? = bytes.withUnsafeBytes { raw in
+            onnx__tensor_proto__unpack(nil, raw.count, raw.bindMemory(to: UInt8.self).baseAddress)
+        }
+        guard let message else { throw LafamError.invalidArgument("'\(path)' is not a serialized TensorProto") }
+        defer { onnx__tensor_proto__free_unpacked(message, nil) }
+        let code = message.pointee.has_data_type != 0 ? Int(message.pointee.data_type) : 0
+        let external = ExternalData(baseDirectory: (path as NSString).deletingLastPathComponent)
+        return (try readTensor(message.pointee, external: external), code)
+    }
+
     private static func readGraph(_ g: Onnx__GraphProto, external: ExternalData) throws -> ONNXGraph {
         var initializers: [String: Tensor] = [:]
         var order: [String] = []
@@ -146,6 +162,7 @@ public enum ONNXReader {
     private static func readValueInfo(_ v: Onnx__ValueInfoProto) -> ONNXValueInfo {
         var elemType = 0
         var shape: [Dim]? = nil
+        let isTensor = v.type == nil || v.type!.pointee.value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
         if let type = v.type, type.pointee.value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE,
            let tensorType = type.pointee.tensor_type {
             elemType = tensorType.pointee.has_elem_type != 0 ? Int(tensorType.pointee.elem_type) : 0
@@ -164,7 +181,7 @@ public enum ONNXReader {
                 }
             }
         }
-        return ONNXValueInfo(name: string(v.name), elemType: elemType, shape: shape)
+        return ONNXValueInfo(name: string(v.name), elemType: elemType, shape: shape, isTensor: isTensor)
     }
 
     // MARK: tensors

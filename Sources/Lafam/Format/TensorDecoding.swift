@@ -23,7 +23,7 @@ struct ElementDecoder {
         case 3, 2: (width, target) = (1, .int64)
         case 9: (width, target) = (1, .bool)
         default:
-            throw LafamError.invalidTensor(name: tensor, reason: "element type \(onnxTypeName(code)) is not supported (lafam computes in float32, int64 and bool)")
+            throw LafamError.unsupported("tensor '\(tensor)' has element type \(onnxTypeName(code)) (lafam computes in float32, int64 and bool)")
         }
     }
 

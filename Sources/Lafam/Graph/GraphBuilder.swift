@@ -76,6 +76,9 @@ public enum GraphBuilder {
 
         var graphOutputs: [Int] = []
         for info in g.outputs {
+            guard info.isTensor else {
+                throw LafamError.unsupported("graph output '\(info.name)' is a sequence, map or optional value, not a tensor")
+            }
             guard let id = index[info.name] else {
                 throw LafamError.invalidGraph("graph output '\(info.name)' is not produced by any node")
             }
@@ -88,12 +91,15 @@ public enum GraphBuilder {
     }
 
     private static func inputType(_ info: ONNXValueInfo) throws -> DType {
+        guard info.isTensor else {
+            throw LafamError.unsupported("graph input '\(info.name)' is a sequence, map or optional value, not a tensor")
+        }
         switch info.elemType {
         case 1, 0: return .float32
         case 7: return .int64
         case 9: return .bool
         default:
-            throw LafamError.invalidGraph("graph input '\(info.name)' has element type \(onnxTypeName(info.elemType)); lafam accepts float32, int64 and bool inputs")
+            throw LafamError.unsupported("graph input '\(info.name)' has element type \(onnxTypeName(info.elemType)) (lafam computes in float32, int64 and bool)")
         }
     }
 
@@ -107,7 +113,7 @@ public enum GraphBuilder {
         do {
             return try factory(context)
         } catch let e as OpError {
-            throw LafamError.invalidNode(node: node.name, opType: node.opType, reason: e.reason)
+            throw e.error(node: node.name, opType: node.opType)
         }
     }
 
@@ -160,7 +166,7 @@ public enum GraphBuilder {
                     outFacts = zip(outFacts, outputs).map { ValueFacts(dtype: $0.dtype, shape: $1.shape.map { .known($0) }, constant: $1) }
                 }
             } catch let e as OpError {
-                throw LafamError.invalidNode(node: node.name, opType: node.opType, reason: e.reason)
+                throw e.error(node: node.name, opType: node.opType)
             }
             guard outFacts.count >= node.outputs.count else {
                 throw LafamError.invalidNode(node: node.name, opType: node.opType,

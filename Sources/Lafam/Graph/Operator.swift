@@ -31,8 +31,16 @@ public struct ValueFacts: Sendable {
 /// An error raised by an op while checking or running a node; the graph adds the node's name.
 public struct OpError: Error, CustomStringConvertible {
     public let reason: String
-    public init(_ reason: String) { self.reason = reason }
+    /// True when the input is valid ONNX that lafam does not implement (as opposed to invalid).
+    public let isUnsupported: Bool
+    public init(_ reason: String) { self.reason = reason; isUnsupported = false }
+    public init(unsupported reason: String) { self.reason = reason; isUnsupported = true }
     public var description: String { reason }
+
+    /// The library error for this failure at `node`.
+    func error(node: String, opType: String) -> LafamError {
+        isUnsupported ? .unsupported("node '\(node)' (\(opType)): \(reason)") : .invalidNode(node: node, opType: opType, reason: reason)
+    }
 }
 
 /// An ONNX op bound to one node's attributes and opset version. The same object answers the
@@ -110,7 +118,7 @@ public struct NodeContext: Sendable {
     public func require(_ key: String, in allowed: Set<String>, default value: String) throws -> String {
         let v = try string(key, default: value)
         guard allowed.contains(v) else {
-            throw OpError("attribute \(key)=\"\(v)\" is not supported (supported: \(allowed.sorted().joined(separator: ", ")))")
+            throw OpError(unsupported: "attribute \(key)=\"\(v)\" is not supported (supported: \(allowed.sorted().joined(separator: ", ")))")
         }
         return v
     }

@@ -1,4 +1,4 @@
-/// ONNX Conv (2-D, NCHW): im2col + SGEMM per image and group; 1×1 stride-1 unpadded convs use
+/// ONNX Conv (1-D to 3-D, channels first): im2col + SGEMM per image and group; 1×1 stride-1 unpadded convs use
 /// the input directly as the GEMM operand; depthwise convs (one input channel per group) use a
 /// direct kernel, since GEMM on a 1-channel group is mostly overhead.
 struct Conv: Operator {
@@ -24,17 +24,17 @@ struct Conv: Operator {
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X"), w = try required(inputs, 1, "W")
         try expect(x, [.float32], "X"); try expect(w, [.float32], "W")
-        if let r = x.rank, r != 4 { throw OpError("only 2-D convolution (4-D NCHW input) is supported, X has rank \(r)") }
-        try expectRank(w, 4, "W")
+        if let r = x.rank, !(3...5).contains(r) { throw OpError(unsupported: "X has rank \(r); 1-D to 3-D convolutions (rank 3 to 5) are supported") }
+        if let r = w.rank, let xr = x.rank, r != xr { throw OpError("W must have rank \(xr) like X, got rank \(r) \(w.shape!.shapeString)") }
         if let b = optional(inputs, 2) { try expect(b, [.float32], "B"); try expectRank(b, 1, "B") }
-        guard let xs = x.shape, let ws = w.shape else { return [facts(.float32, x.shape.map { _ in [Dim](repeating: .unknown, count: 4) })] }
+        guard let xs = x.shape, let ws = w.shape else { return [facts(.float32, x.shape.map { $0.map { _ in .unknown } })] }
         if let c = xs[1].value, let wc = ws[1].value, c != wc * group {
             throw OpError("X has \(c) channels, but W expects \(wc) per group × group \(group) = \(wc * group)")
         }
         if let m = ws[0].value, m % group != 0 { throw OpError("W has \(m) output channels, not divisible by group \(group)") }
         var kernel = kernelAttr
         if kernel == nil, let k = Array(ws[2...]).concrete { kernel = k }
-        guard let kernel else { return [facts(.float32, [xs[0], ws[0], .unknown, .unknown])] }
+        guard let kernel else { return [facts(.float32, [xs[0], ws[0]] + xs.dropFirst(2).map { _ in .unknown })] }
         if let k = Array(ws[2...]).concrete, k != kernel { throw OpError("kernel_shape \(kernel) does not match W's spatial shape \(k)") }
         let spatial = try Window(node, kernel: kernel).outputDims(Array(xs[2...]))
         return [facts(.float32, [xs[0], ws[0]] + spatial)]
@@ -43,106 +43,110 @@ struct Conv: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0), w = required(inputs, 1)
         let bias = optional(inputs, 2)
-        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
-        let win = try window(for: w.shape)
-        let rows = try win.resolve(axis: 0, size: h), cols = try win.resolve(axis: 1, size: wd)
-        let geometry = ConvGeometry(c: c, h: h, w: wd, m: m, cg: cg, kh: kh, kw: kw,
-                                    strideH: win.strides[0], strideW: win.strides[1],
-                                    dilationH: win.dilations[0], dilationW: win.dilations[1],
-                                    padTop: rows.begin, padLeft: cols.begin, oh: rows.out, ow: cols.out, group: group)
-        var out = [Float](repeating: 0, count: n * m * rows.out * cols.out)
+        let (n, c, m, cg) = (x.shape[0], x.shape[1], w.shape[0], w.shape[1])
+        let v = try window(for: w.shape).volume(Array(x.shape[2...]))
+        let geometry = ConvGeometry(c: c, m: m, cg: cg, group: group, v: v)
+        let (inCount, outCount) = (v.inputCount, v.outputCount)
+        var out = [Float](repeating: 0, count: n * m * outCount)
         let xs = x.floats, ws = w.floats
         let bs = bias?.floats
         xs.withUnsafeBufferPointer { xp in
             ws.withUnsafeBufferPointer { wp in
                 out.withUnsafeMutableBufferPointer { op in
                     for b in 0..<n {
-                        let xi = xp.baseAddress! + b * c * h * wd
-                        let oi = op.baseAddress! + b * m * rows.out * cols.out
+                        let xi = xp.baseAddress! + b * c * inCount
+                        let oi = op.baseAddress! + b * m * outCount
                         if geometry.isDepthwise {
                             depthwiseConv(geometry, x: xi, w: wp.baseAddress!, out: oi)
                         } else {
                             gemmConv(geometry, x: xi, w: wp.baseAddress!, out: oi)
                         }
-                        if let bs { addBias(bs, channels: m, plane: rows.out * cols.out, out: oi) }
+                        if let bs { addBias(bs, channels: m, plane: outCount, out: oi) }
                     }
                 }
             }
         }
-        return [Tensor(shape: [n, m, rows.out, cols.out], floats: out)]
+        let spatialOut = Array(v.out.suffix(x.rank - 2))
+        return [Tensor(shape: [n, m] + spatialOut, floats: out)]
     }
 }
 
-/// Sizes of one 2-D convolution, per image.
+/// Sizes of one convolution, per image, over three spatial axes (see `WindowVolume`).
 struct ConvGeometry {
-    let c, h, w, m, cg, kh, kw: Int
-    let strideH, strideW, dilationH, dilationW, padTop, padLeft, oh, ow, group: Int
+    let c, m, cg, group: Int
+    let v: WindowVolume
 
     var outputsPerGroup: Int { m / group }
     var isDepthwise: Bool { cg == 1 && group == c && group > 1 }
     var isPointwise: Bool {
-        kh == 1 && kw == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && oh == h && ow == w
+        v.kernelCount == 1 && v.stride == [1, 1, 1] && v.padBegin == [0, 0, 0] && v.out == v.size
     }
 }
 
 func addBias(_ bias: [Float], channels: Int, plane: Int, out: UnsafeMutablePointer<Float>) {
     for ch in 0..<channels {
-        let v = bias[ch]
+        let value = bias[ch]
         let p = out + ch * plane
-        for i in 0..<plane { p[i] += v }
+        for i in 0..<plane { p[i] += value }
     }
 }
 
-/// Per group: out[M/g × OH·OW] = W[M/g × Cg·KH·KW] · col[Cg·KH·KW × OH·OW].
+/// Per group: out[M/g × spatial] = W[M/g × Cg·K] · col[Cg·K × spatial].
 func gemmConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
-    let plane = g.oh * g.ow
-    let k = g.cg * g.kh * g.kw
+    let plane = g.v.outputCount
+    let k = g.cg * g.v.kernelCount
     let mg = g.outputsPerGroup
     if g.isPointwise {
         for grp in 0..<g.group {
             sgemm(m: mg, n: plane, k: g.cg, a: w + grp * mg * k, lda: k,
-                  b: x + grp * g.cg * g.h * g.w, ldb: plane, c: out + grp * mg * plane, ldc: plane)
+                  b: x + grp * g.cg * g.v.inputCount, ldb: plane, c: out + grp * mg * plane, ldc: plane)
         }
         return
     }
     let col = UnsafeMutablePointer<Float>.allocate(capacity: k * plane)
     defer { col.deallocate() }
     for grp in 0..<g.group {
-        im2col(g, x: x + grp * g.cg * g.h * g.w, col: col)
+        im2col(g.v, channels: g.cg, x: x + grp * g.cg * g.v.inputCount, col: col)
         sgemm(m: mg, n: plane, k: k, a: w + grp * mg * k, lda: k, b: col, ldb: plane,
               c: out + grp * mg * plane, ldc: plane)
     }
 }
 
-/// Unfolds the Cg input channels of one group into rows of (channel, ky, kx), columns of output
+/// Unfolds `channels` input channels into rows of (channel, kz, ky, kx) and columns of output
 /// positions; padding positions read as zero.
-func im2col(_ g: ConvGeometry, x: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
-    let plane = g.oh * g.ow
+func im2col(_ v: WindowVolume, channels: Int, x: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
+    let (d, h, w) = (v.size[0], v.size[1], v.size[2])
+    let (od, oh, ow) = (v.out[0], v.out[1], v.out[2])
+    let plane = od * oh * ow
     var row = 0
-    for ch in 0..<g.cg {
-        let xc = x + ch * g.h * g.w
-        for ky in 0..<g.kh {
-            for kx in 0..<g.kw {
-                let dst = col + row * plane
-                row += 1
-                let dx = kx * g.dilationW - g.padLeft
-                // Output columns whose input column lies inside the image.
-                let (lo, hi) = validRange(offset: dx, stride: g.strideW, inSize: g.w, outSize: g.ow)
-                for oy in 0..<g.oh {
-                    let iy = oy * g.strideH + ky * g.dilationH - g.padTop
-                    let d = dst + oy * g.ow
-                    guard iy >= 0 && iy < g.h && lo < hi else {
-                        d.update(repeating: 0, count: g.ow)
-                        continue
-                    }
-                    if lo > 0 { d.update(repeating: 0, count: lo) }
-                    if hi < g.ow { (d + hi).update(repeating: 0, count: g.ow - hi) }
-                    let src = xc + iy * g.w + dx
-                    if g.strideW == 1 {
-                        (d + lo).update(from: src + lo, count: hi - lo)
-                    } else {
-                        for ox in lo..<hi { d[ox] = src[ox * g.strideW] }
+    for ch in 0..<channels {
+        let xc = x + ch * d * h * w
+        for kz in 0..<v.kernel[0] {
+            for ky in 0..<v.kernel[1] {
+                for kx in 0..<v.kernel[2] {
+                    let dst = col + row * plane
+                    row += 1
+                    let dx = kx * v.dilation[2] - v.padBegin[2]
+                    // Output columns whose input column lies inside the image.
+                    let (lo, hi) = validRange(offset: dx, stride: v.stride[2], inSize: w, outSize: ow)
+                    for oz in 0..<od {
+                        let iz = oz * v.stride[0] + kz * v.dilation[0] - v.padBegin[0]
+                        for oy in 0..<oh {
+                            let iy = oy * v.stride[1] + ky * v.dilation[1] - v.padBegin[1]
+                            let row = dst + (oz * oh + oy) * ow
+                            guard iz >= 0 && iz < d && iy >= 0 && iy < h && lo < hi else {
+                                row.update(repeating: 0, count: ow)
+                                continue
+                            }
+                            if lo > 0 { row.update(repeating: 0, count: lo) }
+                            if hi < ow { (row + hi).update(repeating: 0, count: ow - hi) }
+                            let src = xc + (iz * h + iy) * w + dx
+                            if v.stride[2] == 1 {
+                                (row + lo).update(from: src + lo, count: hi - lo)
+                            } else {
+                                for ox in lo..<hi { row[ox] = src[ox * v.stride[2]] }
+                            }
+                        }
                     }
                 }
             }
@@ -159,32 +163,43 @@ func validRange(offset: Int, stride: Int, inSize: Int, outSize: Int) -> (Int, In
     return (min(lo, outSize), max(min(lo, outSize), hi))
 }
 
-/// Direct depthwise convolution: each output channel reads one input channel
-/// (channel multiplier M/C allowed). Loops run tap by tap over whole output rows so the inner
-/// loop is a contiguous multiply-add.
+/// Direct depthwise convolution: each output channel reads one input channel (channel
+/// multiplier M/C allowed). Loops run tap by tap over whole output rows so the inner loop is a
+/// contiguous multiply-add.
 func depthwiseConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    let v = g.v
+    let (d, h, wd) = (v.size[0], v.size[1], v.size[2])
+    let (od, oh, ow) = (v.out[0], v.out[1], v.out[2])
     let multiplier = g.m / g.c
-    let plane = g.oh * g.ow
+    let plane = od * oh * ow
     out.update(repeating: 0, count: g.m * plane)
     for oc in 0..<g.m {
-        let xc = x + (oc / multiplier) * g.h * g.w
-        let wc = w + oc * g.kh * g.kw
+        let xc = x + (oc / multiplier) * d * h * wd
+        let wc = w + oc * v.kernelCount
         let oc0 = out + oc * plane
-        for ky in 0..<g.kh {
-            for kx in 0..<g.kw {
-                let weight = wc[ky * g.kw + kx]
-                let dx = kx * g.dilationW - g.padLeft
-                let (lo, hi) = validRange(offset: dx, stride: g.strideW, inSize: g.w, outSize: g.ow)
-                if lo >= hi { continue }
-                for oy in 0..<g.oh {
-                    let iy = oy * g.strideH + ky * g.dilationH - g.padTop
-                    if iy < 0 || iy >= g.h { continue }
-                    let src = xc + iy * g.w + dx
-                    let dst = oc0 + oy * g.ow
-                    if g.strideW == 1 {
-                        for ox in lo..<hi { dst[ox] += weight * src[ox] }
-                    } else {
-                        for ox in lo..<hi { dst[ox] += weight * src[ox * g.strideW] }
+        var tap = 0
+        for kz in 0..<v.kernel[0] {
+            for ky in 0..<v.kernel[1] {
+                for kx in 0..<v.kernel[2] {
+                    let weight = wc[tap]
+                    tap += 1
+                    let dx = kx * v.dilation[2] - v.padBegin[2]
+                    let (lo, hi) = validRange(offset: dx, stride: v.stride[2], inSize: wd, outSize: ow)
+                    if lo >= hi { continue }
+                    for oz in 0..<od {
+                        let iz = oz * v.stride[0] + kz * v.dilation[0] - v.padBegin[0]
+                        if iz < 0 || iz >= d { continue }
+                        for oy in 0..<oh {
+                            let iy = oy * v.stride[1] + ky * v.dilation[1] - v.padBegin[1]
+                            if iy < 0 || iy >= h { continue }
+                            let src = xc + (iz * h + iy) * wd + dx
+                            let dst = oc0 + (oz * oh + oy) * ow
+                            if v.stride[2] == 1 {
+                                for ox in lo..<hi { dst[ox] += weight * src[ox] }
+                            } else {
+                                for ox in lo..<hi { dst[ox] += weight * src[ox * v.stride[2]] }
+                            }
+                        }
                     }
                 }
             }

@@ -92,7 +92,7 @@ struct PassThrough: Operator {
         self.node = node
         isDropout = dropout
         if dropout && node.opset < 7, try node.int("is_test", default: 0) == 0, node.outputCount > 1 {
-            throw OpError("training-mode Dropout is not supported")
+            throw OpError(unsupported: "training-mode Dropout is not supported")
         }
     }
 
@@ -101,7 +101,7 @@ struct PassThrough: Operator {
         guard isDropout else { return [x] }
         if let training = optional(inputs, 2) {
             guard let t = training.constant, t.dtype == .bool, !t.bools.contains(true) else {
-                throw OpError("training_mode must be a constant false; lafam runs inference only")
+                throw OpError(unsupported: "training_mode must be a constant false; lafam runs inference only")
             }
         }
         return [facts(x.dtype, x.shape), facts(.bool, x.shape)]
@@ -114,8 +114,8 @@ struct PassThrough: Operator {
     }
 }
 
-/// Two-input arithmetic with numpy broadcasting (Add, Sub, Mul, Div on float32 or int64; Pow on
-/// float32), and the n-ary Sum.
+/// Two-input arithmetic with numpy broadcasting (Add, Sub, Mul, Div, Pow on float32 or int64;
+/// Pow's result has the base's type), and the n-ary Sum.
 struct Binary: Operator {
     enum Kind { case add, sub, mul, div, pow }
     let kind: Kind
@@ -126,7 +126,7 @@ struct Binary: Operator {
         guard present.count >= (variadic ? 1 : 2), present.count == inputs.count else {
             throw OpError("expects \(variadic ? "at least one input" : "two inputs"), got \(present.count)")
         }
-        let allowed: Set<DType> = kind == .pow || variadic ? [.float32] : [.float32, .int64]
+        let allowed: Set<DType> = variadic ? [.float32] : [.float32, .int64]
         try expect(present[0], allowed, "A")
         if kind == .pow {
             try expect(present[1], [.float32, .int64], "exponent")
@@ -176,6 +176,8 @@ struct Binary: Operator {
             }
         case let (.float(x), .int64(y)):
             return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y.map { Float($0) }, b.shape, shape, Binary.power))
+        case let (.int64(x), .float(y)):
+            return Tensor(shape: shape, int64s: broadcastMap(x.map { Float($0) }, a.shape, y, b.shape, shape, Binary.power).map { Int64($0) })
         case let (.int64(x), .int64(y)):
             if kind == .div, y.contains(0) { throw OpError("integer division by zero") }
             return Tensor(shape: shape, int64s: broadcastMap(x, a.shape, y, b.shape, shape) { Binary.intOp(kind, $0, $1) ?? 0 })
@@ -197,7 +199,15 @@ struct Binary: Operator {
         case .sub: return x &- y
         case .mul: return x &* y
         case .div: return y == 0 ? nil : x / y
-        case .pow: return nil
+        case .pow:
+            guard y >= 0 else { return x == 1 ? 1 : (x == -1 ? (y % 2 == 0 ? 1 : -1) : 0) }
+            var result: Int64 = 1, base = x, e = y
+            while e > 0 {
+                if e & 1 == 1 { result = result &* base }
+                base = base &* base
+                e >>= 1
+            }
+            return result
         }
     }
 }

@@ -43,7 +43,7 @@ struct Reshape: Operator {
     init(_ node: NodeContext) throws {
         let flag = try node.int("allowzero", default: 0)
         allowZero = node.opset >= 14 && flag != 0
-        if node.opset < 5 { throw OpError("Reshape before opset 5 (shape as attribute) is not supported") }
+        if node.opset < 5 { throw OpError(unsupported: "Reshape before opset 5 (shape as attribute) is not supported") }
     }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {

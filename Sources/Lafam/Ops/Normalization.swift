@@ -7,13 +7,13 @@ struct BatchNorm: Operator {
     init(_ node: NodeContext) throws {
         epsilon = try node.float("epsilon", default: 1e-5)
         if try node.int("training_mode", default: 0) != 0 || node.outputCount > 1 {
-            throw OpError("training-mode BatchNormalization (running statistics outputs) is not supported; lafam runs inference only")
+            throw OpError(unsupported: "training-mode BatchNormalization (running statistics outputs) is not supported; lafam runs inference only")
         }
         if node.opset < 7, try node.int("is_test", default: 1) == 0, node.outputCount > 1 {
-            throw OpError("training-mode BatchNormalization is not supported")
+            throw OpError(unsupported: "training-mode BatchNormalization is not supported")
         }
         if node.opset < 9, try node.int("spatial", default: 1) == 0 {
-            throw OpError("spatial=0 BatchNormalization is not supported")
+            throw OpError(unsupported: "spatial=0 BatchNormalization is not supported")
         }
     }
 

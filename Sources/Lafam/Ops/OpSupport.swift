@@ -70,8 +70,8 @@ func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
 /// Output facts with only a shape known (no contents).
 func facts(_ dtype: DType, _ shape: [Dim]?) -> ValueFacts { ValueFacts(dtype: dtype, shape: shape) }
 
-/// Parses the spatial window attributes common to Conv and the pools.
-struct Window {
+/// Parses the spatial window attributes common to Conv and the pools (1, 2 or 3 spatial axes).
+struct Window: Sendable {
     var kernel: [Int]
     var strides: [Int]
     var dilations: [Int]
@@ -80,28 +80,31 @@ struct Window {
     var autoPad: String
     var ceilMode: Bool
 
-    init(_ node: NodeContext, kernel: [Int]?, spatialRank: Int = 2) throws {
+    init(_ node: NodeContext, kernel: [Int]?) throws {
         let k = try kernel ?? node.ints("kernel_shape") ?? { throw OpError("attribute kernel_shape is required") }()
-        guard k.count == spatialRank, k.allSatisfy({ $0 > 0 }) else { throw OpError("kernel_shape \(k) must hold \(spatialRank) positive sizes") }
+        guard k.allSatisfy({ $0 > 0 }) else { throw OpError("kernel_shape \(k) must hold positive sizes") }
+        guard (1...3).contains(k.count) else { throw OpError(unsupported: "\(k.count)-D windows are not supported (1-D to 3-D are)") }
+        let rank = k.count
         self.kernel = k
-        strides = try node.ints("strides") ?? [Int](repeating: 1, count: spatialRank)
-        dilations = try node.ints("dilations") ?? [Int](repeating: 1, count: spatialRank)
-        pads = try node.ints("pads") ?? [Int](repeating: 0, count: 2 * spatialRank)
+        strides = try node.ints("strides") ?? [Int](repeating: 1, count: rank)
+        dilations = try node.ints("dilations") ?? [Int](repeating: 1, count: rank)
+        pads = try node.ints("pads") ?? [Int](repeating: 0, count: 2 * rank)
         autoPad = try node.require("auto_pad", in: ["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"], default: "NOTSET")
         ceilMode = try node.int("ceil_mode", default: 0) != 0
-        guard strides.count == spatialRank, strides.allSatisfy({ $0 > 0 }) else { throw OpError("strides \(strides) must hold \(spatialRank) positive values") }
-        guard dilations.count == spatialRank, dilations.allSatisfy({ $0 > 0 }) else { throw OpError("dilations \(dilations) must hold \(spatialRank) positive values") }
-        guard pads.count == 2 * spatialRank, pads.allSatisfy({ $0 >= 0 }) else { throw OpError("pads \(pads) must hold \(2 * spatialRank) non-negative values") }
+        guard strides.count == rank, strides.allSatisfy({ $0 > 0 }) else { throw OpError("strides \(strides) must hold \(rank) positive values") }
+        guard dilations.count == rank, dilations.allSatisfy({ $0 > 0 }) else { throw OpError("dilations \(dilations) must hold \(rank) positive values") }
+        guard pads.count == 2 * rank, pads.allSatisfy({ $0 >= 0 }) else { throw OpError("pads \(pads) must hold \(2 * rank) non-negative values") }
     }
+
+    var spatialRank: Int { kernel.count }
 
     /// Effective begin/end pads and output size for one spatial axis of input size `n`.
     func resolve(axis i: Int, size n: Int) throws -> (begin: Int, end: Int, out: Int) {
         let extent = dilations[i] * (kernel[i] - 1) + 1
         switch autoPad {
         case "VALID":
-            let out = (n - extent) / strides[i] + 1
             guard n >= extent else { throw OpError("input size \(n) is smaller than the window \(extent)") }
-            return (0, 0, out)
+            return (0, 0, (n - extent) / strides[i] + 1)
         case "SAME_UPPER", "SAME_LOWER":
             let out = (n + strides[i] - 1) / strides[i]
             let total = max(0, (out - 1) * strides[i] + extent - n)
@@ -120,9 +123,37 @@ struct Window {
 
     /// Static output spatial dims: symbolic/unknown inputs give unknown outputs.
     func outputDims(_ spatial: [Dim]) throws -> [Dim] {
-        try spatial.enumerated().map { i, d in
+        guard spatial.count == spatialRank else {
+            throw OpError("the input has \(spatial.count) spatial axes, the window \(spatialRank)")
+        }
+        return try spatial.enumerated().map { i, d in
             guard let n = d.value else { return .unknown }
             return .known(try resolve(axis: i, size: n).out)
         }
     }
+
+    /// The window over concrete spatial sizes, as three axes (depth, height, width): missing
+    /// leading axes have size 1, kernel 1, stride 1 and no padding, so one 3-D kernel serves
+    /// 1-D, 2-D and 3-D ops.
+    func volume(_ spatial: [Int]) throws -> WindowVolume {
+        let lead = 3 - spatial.count
+        var v = WindowVolume()
+        for axis in 0..<spatial.count {
+            let r = try resolve(axis: axis, size: spatial[axis])
+            let j = axis + lead
+            v.size[j] = spatial[axis]; v.kernel[j] = kernel[axis]; v.stride[j] = strides[axis]
+            v.dilation[j] = dilations[axis]; v.padBegin[j] = r.begin; v.padEnd[j] = r.end; v.out[j] = r.out
+        }
+        return v
+    }
+}
+
+/// A resolved window over three spatial axes (depth, height, width).
+struct WindowVolume {
+    var size = [1, 1, 1], kernel = [1, 1, 1], stride = [1, 1, 1], dilation = [1, 1, 1]
+    var padBegin = [0, 0, 0], padEnd = [0, 0, 0], out = [1, 1, 1]
+
+    var inputCount: Int { size[0] * size[1] * size[2] }
+    var outputCount: Int { out[0] * out[1] * out[2] }
+    var kernelCount: Int { kernel[0] * kernel[1] * kernel[2] }
 }

@@ -1,5 +1,5 @@
-/// MaxPool and AveragePool over the two spatial axes of NCHW input, with pads, strides,
-/// dilations (MaxPool), ceil_mode, auto_pad and count_include_pad (AveragePool).
+/// MaxPool and AveragePool over 1 to 3 spatial axes of channels-first input, with pads,
+/// strides, dilations, ceil_mode, auto_pad and count_include_pad (AveragePool).
 struct Pool: Operator {
     let isMax: Bool
     let window: Window
@@ -9,67 +9,85 @@ struct Pool: Operator {
         isMax = max
         window = try Window(node, kernel: nil)
         countIncludePad = try node.int("count_include_pad", default: 0) != 0
-        if max && node.outputCount > 1 { throw OpError("the Indices output of MaxPool is not supported") }
-        if !max && window.dilations.contains(where: { $0 != 1 }) { throw OpError("AveragePool dilations are not supported") }
+        if max && node.outputCount > 1 { throw OpError(unsupported: "the Indices output of MaxPool is not supported") }
     }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X")
         try expect(x, [.float32], "X")
-        if let r = x.rank, r != 4 { throw OpError("only 2-D pooling (4-D NCHW input) is supported, X has rank \(r)") }
+        if let r = x.rank, r != window.spatialRank + 2 {
+            throw OpError("X has rank \(r), a \(window.spatialRank)-D window needs rank \(window.spatialRank + 2)")
+        }
         guard let s = x.shape else { return [facts(.float32, nil)] }
         return [facts(.float32, [s[0], s[1]] + (try window.outputDims(Array(s[2...]))))]
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
-        let (planes, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
-        let r = try window.resolve(axis: 0, size: h), c = try window.resolve(axis: 1, size: w)
-        let (kh, kw) = (window.kernel[0], window.kernel[1])
-        let (sh, sw) = (window.strides[0], window.strides[1])
-        let (dh, dw) = (window.dilations[0], window.dilations[1])
-        var out = [Float](repeating: 0, count: planes * r.out * c.out)
+        let v = try window.volume(Array(x.shape[2...]))
+        let planes = x.shape[0] * x.shape[1]
+        var out = [Float](repeating: 0, count: planes * v.outputCount)
         let xs = x.floats
         xs.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 for p in 0..<planes {
-                    let src = xp.baseAddress! + p * h * w
-                    let dst = op.baseAddress! + p * r.out * c.out
-                    for oy in 0..<r.out {
-                        let y0 = oy * sh - r.begin
-                        for ox in 0..<c.out {
-                            let x0 = ox * sw - c.begin
-                            if isMax {
-                                var best = -Float.infinity
-                                for ky in 0..<kh {
-                                    let iy = y0 + ky * dh
-                                    if iy < 0 || iy >= h { continue }
-                                    for kx in 0..<kw {
-                                        let ix = x0 + kx * dw
-                                        if ix < 0 || ix >= w { continue }
-                                        best = max(best, src[iy * w + ix])
-                                    }
-                                }
-                                dst[oy * c.out + ox] = best
-                            } else {
-                                // The window clipped to the input, and to the padded input for the divisor.
-                                let yLo = max(y0, 0), yHi = min(y0 + kh, h)
-                                let xLo = max(x0, 0), xHi = min(x0 + kw, w)
-                                var sum: Float = 0
-                                if yLo < yHi && xLo < xHi {
-                                    for iy in yLo..<yHi { for ix in xLo..<xHi { sum += src[iy * w + ix] } }
-                                }
-                                let divisor = countIncludePad
-                                    ? (min(y0 + kh, h + r.end) - y0) * (min(x0 + kw, w + c.end) - x0)
-                                    : (yHi - yLo) * (xHi - xLo)
-                                dst[oy * c.out + ox] = divisor > 0 ? sum / Float(divisor) : 0
-                            }
-                        }
-                    }
+                    pool(v, src: xp.baseAddress! + p * v.inputCount, dst: op.baseAddress! + p * v.outputCount)
                 }
             }
         }
-        return [Tensor(shape: [x.shape[0], x.shape[1], r.out, c.out], floats: out)]
+        return [Tensor(shape: Array(x.shape.prefix(2)) + v.out.suffix(x.rank - 2), floats: out)]
+    }
+
+    /// One channel plane. Max ignores padding; average divides by the window clipped to the input
+    /// (count_include_pad = 0) or to the padded input (= 1).
+    private func pool(_ v: WindowVolume, src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>) {
+        let (d, h, w) = (v.size[0], v.size[1], v.size[2])
+        var o = 0
+        for oz in 0..<v.out[0] {
+            let z0 = oz * v.stride[0] - v.padBegin[0]
+            for oy in 0..<v.out[1] {
+                let y0 = oy * v.stride[1] - v.padBegin[1]
+                for ox in 0..<v.out[2] {
+                    let x0 = ox * v.stride[2] - v.padBegin[2]
+                    var best = -Float.infinity, sum: Float = 0, count = 0
+                    for kz in 0..<v.kernel[0] {
+                        let iz = z0 + kz * v.dilation[0]
+                        if iz < 0 || iz >= d { continue }
+                        for ky in 0..<v.kernel[1] {
+                            let iy = y0 + ky * v.dilation[1]
+                            if iy < 0 || iy >= h { continue }
+                            let row = src + (iz * h + iy) * w
+                            for kx in 0..<v.kernel[2] {
+                                let ix = x0 + kx * v.dilation[2]
+                                if ix < 0 || ix >= w { continue }
+                                let value = row[ix]
+                                best = max(best, value)
+                                sum += value
+                                count += 1
+                            }
+                        }
+                    }
+                    if isMax {
+                        dst[o] = best
+                    } else {
+                        var divisor = count
+                        if countIncludePad {
+                            divisor = taps(v, axis: 0, start: z0) * taps(v, axis: 1, start: y0) * taps(v, axis: 2, start: x0)
+                        }
+                        dst[o] = divisor > 0 ? sum / Float(divisor) : 0
+                    }
+                    o += 1
+                }
+            }
+        }
+    }
+
+    /// Window taps along one axis that lie inside the padded input (the count_include_pad divisor).
+    @inline(__always)
+    private func taps(_ v: WindowVolume, axis: Int, start: Int) -> Int {
+        let extent = (v.kernel[axis] - 1) * v.dilation[axis] + 1
+        let end = min(start + extent, v.size[axis] + v.padEnd[axis])
+        return (end - start + v.dilation[axis] - 1) / v.dilation[axis]
     }
 }
 

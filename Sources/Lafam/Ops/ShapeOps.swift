@@ -42,7 +42,7 @@ struct ConstantOp: Operator {
         else if case .int(let i)? = node.attributes["value_int"] { value = .scalar(Int64(i)) }
         else if let fs = try node.floats("value_floats") { value = Tensor(shape: [fs.count], floats: fs) }
         else if case .ints(let a)? = node.attributes["value_ints"] { value = Tensor(shape: [a.count], int64s: a.map(Int64.init)) }
-        else { throw OpError("needs a value attribute (value, value_float(s) or value_int(s)); sparse and string values are not supported") }
+        else { throw OpError(unsupported: "needs a value attribute (value, value_float(s) or value_int(s)); sparse and string values are not supported") }
     }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] { [ValueFacts(value)] }
@@ -86,7 +86,7 @@ struct Cast: Operator {
         case 1, 10, 11, 16: to = .float32
         case 2, 3, 4, 5, 6, 7, 12, 13: to = .int64
         case 9: to = .bool
-        default: throw OpError("cast to \(onnxTypeName(code)) is not supported")
+        default: throw OpError(unsupported: "cast to \(onnxTypeName(code)) is not supported")
         }
     }
 

@@ -43,7 +43,7 @@ struct Executor {
             do {
                 outputs = try graph.operators[n].run(inputs)
             } catch let e as OpError {
-                throw LafamError.invalidNode(node: node.name, opType: node.opType, reason: e.reason)
+                throw e.error(node: node.name, opType: node.opType)
             }
             for (k, v) in node.outputs.enumerated() where k < outputs.count { try produced(v, outputs[k]) }
             for case let v? in node.inputs where lastUse[v] == s { slots[v] = nil }

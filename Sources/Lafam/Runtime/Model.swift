@@ -33,11 +33,7 @@ public final class Model: @unchecked Sendable {
         self.path = path
         self.registry = registry
         source = try ONNXReader.read(path: path)
-        do {
-            graph = try GraphBuilder.build(source, registry: registry)
-        } catch let e as LafamError {
-            throw LafamError.modelFile(path: path, reason: e.description)
-        }
+        graph = try GraphBuilder.build(source, registry: registry)
         format = ONNXModelInfo(source)
     }
 

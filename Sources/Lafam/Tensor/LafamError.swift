@@ -9,6 +9,9 @@ public enum LafamError: Error, CustomStringConvertible, Equatable {
     case invalidGraph(String)
     /// A node's op type has no implementation for its domain/opset.
     case unsupportedOp(opType: String, domain: String, node: String, opset: Int)
+    /// A valid ONNX feature lafam does not implement (attribute value, element type, rank,
+    /// training mode); the message names the node or tensor.
+    case unsupported(String)
     /// A node's attributes, input types or ranks are not acceptable to its op.
     case invalidNode(node: String, opType: String, reason: String)
     /// A node or tensor name given by the caller does not exist.
@@ -29,6 +32,8 @@ public enum LafamError: Error, CustomStringConvertible, Equatable {
         case let .unsupportedOp(opType, domain, node, opset):
             let dom = domain.isEmpty ? "ai.onnx" : domain
             return "unsupported op '\(opType)' (domain \(dom), opset \(opset)) at node '\(node)': lafam does not implement it; see SPEC.md for the supported ops"
+        case let .unsupported(message):
+            return "\(message); lafam does not implement this (see SPEC.md for what is supported)"
         case let .invalidNode(node, opType, reason):
             return "node '\(node)' (\(opType)): \(reason)"
         case let .unknownName(name, suggestions):
