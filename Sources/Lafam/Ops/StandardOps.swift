@@ -3,6 +3,9 @@ extension OperatorRegistry {
     public static let standard: OperatorRegistry = {
         var r = OperatorRegistry()
         r.register("Conv") { try Conv($0) }
+        r.register("ConvTranspose") { try ConvTranspose($0) }
+        r.register("Resize") { try Resize($0, upsample: false) }
+        r.register("Upsample") { try Resize($0, upsample: true) }
         r.register("Gemm") { try Gemm($0) }
         r.register("MatMul") { _ in MatMul() }
         r.register("MaxPool") { try Pool($0, max: true) }
