@@ -4,11 +4,16 @@ import Foundation
 /// call; each case runs its own tight loop.
 struct Unary: Operator {
     enum Kind {
-        case relu, sigmoid, erf, sqrt
+        case relu, sigmoid, erf, sqrt, tanh, exp, log, neg, abs, reciprocal, floor, ceil, softplus, softsign
         case hardSigmoid(alpha: Float, beta: Float)
         case hardSwish
         case gelu(tanh: Bool)
         case clip(min: Float, max: Float)
+        case leakyRelu(alpha: Float)
+        case thresholdedRelu(alpha: Float)
+        case elu(alpha: Float)
+        case celu(alpha: Float)
+        case selu(alpha: Float, gamma: Float)
     }
     let kind: Kind
 
@@ -35,6 +40,21 @@ struct Unary: Operator {
         case .gelu(tanh: true):
             return map(x) { v in 0.5 * v * (1 + Foundation.tanh(0.79788456080286536 * (v + 0.044715 * v * v * v))) }
         case let .clip(lo, hi): return map(x) { min(max($0, lo), hi) }
+        case .tanh: return map(x) { Foundation.tanh($0) }
+        case .exp: return map(x) { Foundation.exp($0) }
+        case .log: return map(x) { Foundation.log($0) }
+        case .neg: return map(x) { -$0 }
+        case .abs: return map(x) { Swift.abs($0) }
+        case .reciprocal: return map(x) { 1 / $0 }
+        case .floor: return map(x) { $0.rounded(.down) }
+        case .ceil: return map(x) { $0.rounded(.up) }
+        case .softplus: return map(x) { Foundation.log1p(Foundation.exp($0)) }
+        case .softsign: return map(x) { $0 / (1 + Swift.abs($0)) }
+        case let .leakyRelu(alpha): return map(x) { $0 < 0 ? alpha * $0 : $0 }
+        case let .thresholdedRelu(alpha): return map(x) { $0 > alpha ? $0 : 0 }
+        case let .elu(alpha): return map(x) { $0 < 0 ? alpha * (Foundation.exp($0) - 1) : $0 }
+        case let .celu(alpha): return map(x) { max(0, $0) + min(0, alpha * (Foundation.exp($0 / alpha) - 1)) }
+        case let .selu(alpha, gamma): return map(x) { $0 > 0 ? gamma * $0 : gamma * alpha * (Foundation.exp($0) - 1) }
         }
     }
 
@@ -117,7 +137,7 @@ struct PassThrough: Operator {
 /// Two-input arithmetic with numpy broadcasting (Add, Sub, Mul, Div, Pow on float32 or int64;
 /// Pow's result has the base's type), and the n-ary Sum.
 struct Binary: Operator {
-    enum Kind { case add, sub, mul, div, pow }
+    enum Kind { case add, sub, mul, div, pow, max, min, prelu }
     let kind: Kind
     let variadic: Bool
 
@@ -126,7 +146,7 @@ struct Binary: Operator {
         guard present.count >= (variadic ? 1 : 2), present.count == inputs.count else {
             throw OpError("expects \(variadic ? "at least one input" : "two inputs"), got \(present.count)")
         }
-        let allowed: Set<DType> = variadic ? [.float32] : [.float32, .int64]
+        let allowed: Set<DType> = kind == .prelu ? [.float32] : [.float32, .int64]
         try expect(present[0], allowed, "A")
         if kind == .pow {
             try expect(present[1], [.float32, .int64], "exponent")
@@ -156,10 +176,14 @@ struct Binary: Operator {
         return [out]
     }
 
+    /// Mean divides the n-ary sum by the input count.
+    var isMean = false
+
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let ts = inputs.map { $0! }
         var acc = ts[0]
         for t in ts.dropFirst() { acc = try combine(acc, t) }
+        if isMean { acc = Tensor(shape: acc.shape, floats: acc.floats.map { $0 / Float(ts.count) }) }
         return [acc]
     }
 
@@ -173,6 +197,9 @@ struct Binary: Operator {
             case .mul: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, *))
             case .div: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, /))
             case .pow: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, Binary.power))
+            case .max: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) })
+            case .min: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) })
+            case .prelu: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape) { $0 < 0 ? $0 * $1 : $0 })
             }
         case let (.float(x), .int64(y)):
             return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y.map { Float($0) }, b.shape, shape, Binary.power))
@@ -199,6 +226,9 @@ struct Binary: Operator {
         case .sub: return x &- y
         case .mul: return x &* y
         case .div: return y == 0 ? nil : x / y
+        case .max: return Swift.max(x, y)
+        case .min: return Swift.min(x, y)
+        case .prelu: return x < 0 ? x * y : x
         case .pow:
             guard y >= 0 else { return x == 1 ? 1 : (x == -1 ? (y % 2 == 0 ? 1 : -1) : 0) }
             var result: Int64 = 1, base = x, e = y
@@ -252,5 +282,34 @@ func broadcastMap<T>(_ x: [T], _ xs: [Int], _ y: [T], _ ys: [Int], _ out: [Int],
                 }
             }
         }
+    }
+}
+
+/// PRelu: x < 0 ? slope·x : x, slope broadcast to x. Before opset 7 a 1-D slope of C values is
+/// per channel (axis 1), which numpy broadcasting would align with the last axis instead.
+struct PRelu: Operator {
+    let legacy: Bool
+    private let elementwise = Binary(kind: .prelu, variadic: false)
+
+    init(_ node: NodeContext) { legacy = node.opset < 7 }
+
+    private func channelwise(_ slope: [Dim], input: [Dim]) -> [Dim]? {
+        guard legacy, input.count > 2, slope.count == 1, slope[0] != .known(1), slope[0] == input[1] else { return nil }
+        return [slope[0]] + [Dim](repeating: .known(1), count: input.count - 2)
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        var facts = inputs
+        if let x = inputs[0]?.shape, let s = optional(inputs, 1)?.shape, let shape = channelwise(s, input: x) { facts[1]!.shape = shape }
+        return try elementwise.infer(facts)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        var tensors = inputs
+        let x = required(inputs, 0), slope = required(inputs, 1)
+        if let shape = channelwise(slope.shape.map { .known($0) }, input: x.shape.map { .known($0) }) {
+            tensors[1] = slope.reshaped(shape.concrete!)
+        }
+        return try elementwise.run(tensors)
     }
 }

@@ -1,5 +1,5 @@
 // Ops that make or convert small tensors for shape arithmetic: Shape, Constant,
-// ConstantOfShape, Cast, and the ReduceMean reduction.
+// ConstantOfShape, Cast.
 
 /// Shape (with opset-15 start/end). Its value is known statically when the input's
 /// dimensions are, which lets whole shape subgraphs fold to constants.
@@ -110,65 +110,5 @@ struct Cast: Operator {
         default: storage = x.storage
         }
         return [Tensor(shape: x.shape, storage: storage)]
-    }
-}
-
-/// ReduceMean over `axes` (attribute before opset 18, optional input from 18), `keepdims`,
-/// and `noop_with_empty_axes` (18).
-struct ReduceMean: Operator {
-    let attrAxes: [Int]?
-    let axesAreInput: Bool
-    let keepDims: Bool
-    let noopWithEmptyAxes: Bool
-
-    init(_ node: NodeContext) throws {
-        axesAreInput = node.opset >= 18
-        attrAxes = axesAreInput ? nil : try node.ints("axes")
-        keepDims = try node.int("keepdims", default: 1) != 0
-        noopWithEmptyAxes = try node.int("noop_with_empty_axes", default: 0) != 0
-    }
-
-    private func reduced(rank: Int, axes: [Int]?) throws -> Set<Int>? {
-        guard let axes, !axes.isEmpty else { return noopWithEmptyAxes ? nil : Set(0..<rank) }
-        return Set(try axes.map { try normalizeAxis($0, rank: rank) })
-    }
-
-    private func shape<D>(_ s: [D], _ axes: Set<Int>?, one: D) -> [D] {
-        guard let axes else { return s }
-        return s.enumerated().compactMap { axes.contains($0.offset) ? (keepDims ? one : nil) : $0.element }
-    }
-
-    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
-        let x = try required(inputs, 0, "data")
-        try expect(x, [.float32], "data")
-        let axesFacts = axesAreInput ? optional(inputs, 1) : nil
-        guard let s = x.shape, axesFacts == nil || axesFacts?.constant != nil else { return [facts(.float32, nil)] }
-        let axes = try reduced(rank: s.count, axes: axesFacts?.constant?.asInts ?? attrAxes)
-        return [facts(.float32, shape(s, axes, one: .known(1)))]
-    }
-
-    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let x = required(inputs, 0)
-        guard let axes = try reduced(rank: x.rank, axes: axesAreInput ? optional(inputs, 1)?.asInts : attrAxes) else { return [x] }
-        let keptShape = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
-        var sums = [Double](repeating: 0, count: Tensor.count(of: keptShape))
-        let outStrides = broadcastStrides(keptShape, to: x.shape)
-        let xs = x.floats
-        // Walk the input once, accumulating into the kept position (stride 0 on reduced axes).
-        var index = [Int](repeating: 0, count: x.rank), pos = 0
-        for i in 0..<xs.count {
-            sums[pos] += Double(xs[i])
-            var axis = x.rank - 1
-            while axis >= 0 {
-                index[axis] += 1
-                pos += outStrides[axis]
-                if index[axis] < x.shape[axis] { break }
-                pos -= outStrides[axis] * x.shape[axis]
-                index[axis] = 0
-                axis -= 1
-            }
-        }
-        let n = Double(max(1, xs.count / max(1, sums.count)))
-        return [Tensor(shape: shape(x.shape, axes, one: 1), floats: sums.map { Float($0 / n) })]
     }
 }

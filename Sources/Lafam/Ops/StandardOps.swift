@@ -35,6 +35,33 @@ extension OperatorRegistry {
         r.register("Div") { _ in Binary(kind: .div, variadic: false) }
         r.register("Pow") { _ in Binary(kind: .pow, variadic: false) }
         r.register("Sum") { _ in Binary(kind: .add, variadic: true) }
+        r.register("Mean") { _ in Binary(kind: .add, variadic: true, isMean: true) }
+        r.register("Max") { _ in Binary(kind: .max, variadic: true) }
+        r.register("Min") { _ in Binary(kind: .min, variadic: true) }
+        r.register("PRelu") { PRelu($0) }
+        let unary: [(String, Unary.Kind)] = [
+            ("Tanh", .tanh), ("Exp", .exp), ("Log", .log), ("Neg", .neg), ("Abs", .abs), ("Reciprocal", .reciprocal),
+            ("Floor", .floor), ("Ceil", .ceil), ("Softplus", .softplus), ("Softsign", .softsign),
+        ]
+        for (name, kind) in unary { r.register(name) { _ in Unary(kind: kind) } }
+        r.register("LeakyRelu") { Unary(kind: .leakyRelu(alpha: try $0.float("alpha", default: 0.01))) }
+        r.register("ThresholdedRelu") { Unary(kind: .thresholdedRelu(alpha: try $0.float("alpha", default: 1))) }
+        r.register("Elu") { Unary(kind: .elu(alpha: try $0.float("alpha", default: 1))) }
+        r.register("Celu") { Unary(kind: .celu(alpha: try $0.float("alpha", default: 1))) }
+        r.register("Selu") {
+            Unary(kind: .selu(alpha: try $0.float("alpha", default: 1.67326319217681884765625),
+                              gamma: try $0.float("gamma", default: 1.05070102214813232421875)))
+        }
+        let comparisons: [(String, Compare.Kind)] = [
+            ("Equal", .equal), ("Less", .less), ("Greater", .greater), ("LessOrEqual", .lessOrEqual), ("GreaterOrEqual", .greaterOrEqual),
+        ]
+        for (name, kind) in comparisons { r.register(name) { _ in Compare(kind: kind) } }
+        let logical: [(String, Logical.Kind)] = [("And", .and), ("Or", .or), ("Xor", .xor), ("Not", .not)]
+        for (name, kind) in logical { r.register(name) { _ in Logical(kind: kind) } }
+        r.register("Where") { _ in Where() }
+        r.register("Expand") { _ in Expand() }
+        r.register("Tile") { _ in Tile() }
+        r.register("Range") { _ in RangeOp() }
         r.register("Identity") { try PassThrough($0, dropout: false) }
         r.register("Dropout") { try PassThrough($0, dropout: true) }
         r.register("Reshape") { try Reshape($0) }
@@ -51,7 +78,14 @@ extension OperatorRegistry {
         r.register("Constant") { try ConstantOp($0) }
         r.register("ConstantOfShape") { try ConstantOfShape($0) }
         r.register("Cast") { try Cast($0) }
-        r.register("ReduceMean") { try ReduceMean($0) }
+        let reductions: [(String, Reduce.Kind)] = [
+            ("ReduceMean", .mean), ("ReduceSum", .sum), ("ReduceMax", .max), ("ReduceMin", .min), ("ReduceProd", .prod),
+            ("ReduceL1", .l1), ("ReduceL2", .l2), ("ReduceSumSquare", .sumSquare), ("ReduceLogSum", .logSum),
+            ("ReduceLogSumExp", .logSumExp),
+        ]
+        for (name, kind) in reductions { r.register(name) { try Reduce($0, kind: kind) } }
+        r.register("ArgMax") { try ArgExtreme($0, max: true) }
+        r.register("ArgMin") { try ArgExtreme($0, max: false) }
         return r
     }()
 }

@@ -1,0 +1,146 @@
+import Foundation
+
+/// The Reduce* family over `axes` (an attribute until the opset where it became an optional
+/// input: 13 for ReduceSum, 18 for the others), with `keepdims` and `noop_with_empty_axes`.
+/// Accumulates in float64.
+struct Reduce: Operator {
+    enum Kind: String { case mean, sum, max, min, prod, l1, l2, sumSquare, logSum, logSumExp }
+    let kind: Kind
+    let attrAxes: [Int]?
+    let axesAreInput: Bool
+    let keepDims: Bool
+    let noopWithEmptyAxes: Bool
+
+    init(_ node: NodeContext, kind: Kind) throws {
+        self.kind = kind
+        axesAreInput = node.opset >= (kind == .sum ? 13 : 18)
+        attrAxes = axesAreInput ? nil : try node.ints("axes")
+        keepDims = try node.int("keepdims", default: 1) != 0
+        noopWithEmptyAxes = try node.int("noop_with_empty_axes", default: 0) != 0
+    }
+
+    private func reduced(rank: Int, axes: [Int]?) throws -> Set<Int>? {
+        guard let axes, !axes.isEmpty else { return noopWithEmptyAxes ? nil : Set(0..<rank) }
+        return Set(try axes.map { try normalizeAxis($0, rank: rank) })
+    }
+
+    private func shape<D>(_ s: [D], _ axes: Set<Int>?, one: D) -> [D] {
+        guard let axes else { return s }
+        return s.enumerated().compactMap { axes.contains($0.offset) ? (keepDims ? one : nil) : $0.element }
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "data")
+        try expect(x, [.float32], "data")
+        let axesFacts = axesAreInput ? optional(inputs, 1) : nil
+        guard let s = x.shape, axesFacts == nil || axesFacts?.constant != nil else { return [facts(.float32, nil)] }
+        let axes = try reduced(rank: s.count, axes: axesFacts?.constant?.asInts ?? attrAxes)
+        return [facts(.float32, shape(s, axes, one: .known(1)))]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        guard let axes = try reduced(rank: x.rank, axes: axesAreInput ? optional(inputs, 1)?.asInts : attrAxes) else {
+            // noop_with_empty_axes: the data passes through (with the elementwise part applied).
+            return [Tensor(shape: x.shape, floats: x.floats.map { finish(step(initial, Double($0)), count: 1) })]
+        }
+        let keptShape = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+        var acc = [Double](repeating: initial, count: Tensor.count(of: keptShape))
+        let outStrides = broadcastStrides(keptShape, to: x.shape)
+        let xs = x.floats
+        // Walk the input once, accumulating into the kept position (stride 0 on reduced axes).
+        var index = [Int](repeating: 0, count: x.rank), pos = 0
+        for i in 0..<xs.count {
+            acc[pos] = step(acc[pos], Double(xs[i]))
+            var axis = x.rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                pos += outStrides[axis]
+                if index[axis] < x.shape[axis] { break }
+                pos -= outStrides[axis] * x.shape[axis]
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        let n = acc.isEmpty ? 1 : xs.count / acc.count
+        return [Tensor(shape: shape(x.shape, axes, one: 1), floats: acc.map { finish($0, count: n) })]
+    }
+
+    private var initial: Double {
+        switch kind {
+        case .max: return -.infinity
+        case .min: return .infinity
+        case .prod: return 1
+        default: return 0
+        }
+    }
+
+    @inline(__always)
+    private func step(_ a: Double, _ v: Double) -> Double {
+        switch kind {
+        case .mean, .sum, .logSum: return a + v
+        case .max: return Swift.max(a, v)
+        case .min: return Swift.min(a, v)
+        case .prod: return a * v
+        case .l1: return a + abs(v)
+        case .l2, .sumSquare: return a + v * v
+        case .logSumExp: return a + Foundation.exp(v)
+        }
+    }
+
+    private func finish(_ a: Double, count: Int) -> Float {
+        switch kind {
+        case .mean: return Float(a / Double(Swift.max(count, 1)))
+        case .l2: return Float(a.squareRoot())
+        case .logSum, .logSumExp: return Float(Foundation.log(a))
+        default: return Float(a)
+        }
+    }
+}
+
+/// ArgMax / ArgMin along `axis` (int64 indices), with keepdims and select_last_index.
+struct ArgExtreme: Operator {
+    let isMax: Bool
+    let axis: Int
+    let keepDims: Bool
+    let selectLast: Bool
+
+    init(_ node: NodeContext, max: Bool) throws {
+        isMax = max
+        axis = try node.int("axis", default: 0)
+        keepDims = try node.int("keepdims", default: 1) != 0
+        selectLast = try node.int("select_last_index", default: 0) != 0
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "data")
+        try expect(x, [.float32, .int64], "data")
+        guard let s = x.shape else { return [facts(.int64, nil)] }
+        let a = try normalizeAxis(axis, rank: s.count)
+        var out = s
+        if keepDims { out[a] = .known(1) } else { out.remove(at: a) }
+        return [facts(.int64, out)]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        let a = try normalizeAxis(axis, rank: x.rank)
+        let values: [Double] = x.dtype == .float32 ? x.floats.map(Double.init) : x.int64s.map(Double.init)
+        let outer = x.shape[..<a].reduce(1, *), n = x.shape[a], inner = x.shape[(a + 1)...].reduce(1, *)
+        var out = [Int64](repeating: 0, count: outer * inner)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                var best = 0
+                for k in 1..<max(n, 1) {
+                    let v = values[(o * n + k) * inner + i], b = values[(o * n + best) * inner + i]
+                    let better = isMax ? (selectLast ? v >= b : v > b) : (selectLast ? v <= b : v < b)
+                    if better { best = k }
+                }
+                out[o * inner + i] = Int64(best)
+            }
+        }
+        var shape = x.shape
+        if keepDims { shape[a] = 1 } else { shape.remove(at: a) }
+        return [Tensor(shape: shape, int64s: out)]
+    }
+}
