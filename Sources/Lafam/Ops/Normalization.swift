@@ -149,13 +149,17 @@ struct LRN: Operator {
     }
 }
 
-/// Softmax. From opset 13 it normalises along `axis` (default −1); before, the input is viewed
-/// as a 2-D matrix split at `axis` (default 1) and each row is normalised.
+/// Softmax, LogSoftmax and Hardmax. From opset 13 they normalise along `axis` (default −1);
+/// before, the input is viewed as a 2-D matrix split at `axis` (default 1) and each row is
+/// normalised.
 struct Softmax: Operator {
+    enum Kind { case softmax, logSoftmax, hardmax }
+    let kind: Kind
     let axis: Int
     let flattens: Bool
 
-    init(_ node: NodeContext) throws {
+    init(_ node: NodeContext, kind: Kind) throws {
+        self.kind = kind
         flattens = node.opset < 13
         axis = try node.int("axis", default: flattens ? 1 : -1)
     }
@@ -178,12 +182,61 @@ struct Softmax: Operator {
             for o in 0..<outer {
                 for i in 0..<inner {
                     let base = o * len * inner + i
-                    var m = -Float.infinity
-                    for k in 0..<len { m = max(m, p[base + k * inner]) }
-                    var sum: Float = 0
-                    for k in 0..<len { let e = Foundation.exp(p[base + k * inner] - m); p[base + k * inner] = e; sum += e }
-                    for k in 0..<len { p[base + k * inner] /= sum }
+                    var m = -Float.infinity, first = 0
+                    for k in 0..<len where p[base + k * inner] > m { m = p[base + k * inner]; first = k }
+                    switch kind {
+                    case .hardmax:
+                        for k in 0..<len { p[base + k * inner] = k == first ? 1 : 0 }
+                    case .softmax:
+                        var sum: Float = 0
+                        for k in 0..<len { let e = Foundation.exp(p[base + k * inner] - m); p[base + k * inner] = e; sum += e }
+                        for k in 0..<len { p[base + k * inner] /= sum }
+                    case .logSoftmax:
+                        var sum: Float = 0
+                        for k in 0..<len { sum += Foundation.exp(p[base + k * inner] - m) }
+                        let offset = m + Foundation.log(sum)
+                        for k in 0..<len { p[base + k * inner] -= offset }
+                    }
                 }
+            }
+        }
+        return [Tensor(shape: x.shape, floats: out)]
+    }
+}
+
+/// InstanceNormalization: per image and channel, normalise over the spatial axes, then scale
+/// and shift per channel.
+struct InstanceNorm: Operator {
+    let epsilon: Float
+    init(_ node: NodeContext) throws { epsilon = try node.float("epsilon", default: 1e-5) }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "input")
+        try expect(x, [.float32], "input")
+        if let r = x.rank, r < 3 { throw OpError("input must have rank ≥ 3, got \(r)") }
+        for (i, name) in [(1, "scale"), (2, "B")] {
+            let p = try required(inputs, i, name)
+            try expect(p, [.float32], name)
+            try expectRank(p, 1, name)
+        }
+        return [facts(.float32, x.shape)]
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        let scale = required(inputs, 1).floats, bias = required(inputs, 2).floats
+        let channels = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
+        var out = x.floats
+        for n in 0..<x.shape[0] {
+            for c in 0..<channels {
+                let base = (n * channels + c) * plane
+                var mean: Double = 0, variance: Double = 0
+                for i in base..<(base + plane) { mean += Double(out[i]) }
+                mean /= Double(plane)
+                for i in base..<(base + plane) { let d = Double(out[i]) - mean; variance += d * d }
+                variance /= Double(plane)
+                let a = scale[c] / Float((variance + Double(epsilon)).squareRoot())
+                for i in base..<(base + plane) { out[i] = (out[i] - Float(mean)) * a + bias[c] }
             }
         }
         return [Tensor(shape: x.shape, floats: out)]

@@ -15,7 +15,10 @@ extension OperatorRegistry {
         r.register("BatchNormalization") { try BatchNorm($0) }
         r.register("LayerNormalization") { try LayerNorm($0) }
         r.register("LRN") { try LRN($0) }
-        r.register("Softmax") { try Softmax($0) }
+        r.register("Softmax") { try Softmax($0, kind: .softmax) }
+        r.register("LogSoftmax") { try Softmax($0, kind: .logSoftmax) }
+        r.register("Hardmax") { try Softmax($0, kind: .hardmax) }
+        r.register("InstanceNormalization") { try InstanceNorm($0) }
         r.register("Relu") { _ in Unary(kind: .relu) }
         r.register("Sigmoid") { _ in Unary(kind: .sigmoid) }
         r.register("Erf") { _ in Unary(kind: .erf) }
