@@ -14,6 +14,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed runs.") var runs = 20
     @Option(help: "Untimed warm-up runs.") var warmup = 3
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Also print the time per op type (median over the runs).") var profile = false
     @OptionGroup var execution: ExecutionOptions
 
     func run() throws {
@@ -36,20 +37,38 @@ struct BenchCommand: ParsableCommand {
                 _ = try m.run(x)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             }
+            var perOp: [String: [Double]] = [:]
+            if profile {
+                for _ in 0..<runs {
+                    for (op, ns) in try m.profile(x) { perOp[op, default: []].append(Double(ns) / 1e6) }
+                }
+            }
+            let opMedians = perOp.mapValues { median($0) }
             times.sort()
-            let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+            let medianTime = median(times)
             if json {
-                let object: [String: Any] = ["model": m.path, "batch": batch, "runs": runs, "threads": BLASInfo.threads,
-                                             "blasCore": BLASInfo.coreName, "min_ms": times.first!, "median_ms": median, "max_ms": times.last!]
+                var object: [String: Any] = ["model": m.path, "batch": batch, "runs": runs, "threads": BLASInfo.threads,
+                                             "blasCore": BLASInfo.coreName, "min_ms": times.first!, "median_ms": medianTime, "max_ms": times.last!]
+                if profile { object["op_median_ms"] = opMedians }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 print(String(format: "%@  batch %d  threads %d  OpenBLAS %@  min %.2f ms  median %.2f ms  max %.2f ms",
                              (m.path as NSString).lastPathComponent, batch, BLASInfo.threads, BLASInfo.coreName,
-                             times.first!, median, times.last!))
+                             times.first!, medianTime, times.last!))
+                for (op, ms) in opMedians.sorted(by: { $0.value > $1.value }) {
+                    print("  " + op.padding(toLength: 24, withPad: " ", startingAt: 0)
+                          + String(format: "%8.2f ms  %5.1f%%", ms, 100 * ms / medianTime))
+                }
             }
         }
     }
+}
+
+func median(_ values: [Double]) -> Double {
+    let v = values.sorted()
+    guard !v.isEmpty else { return 0 }
+    return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
 }
 
 /// Small deterministic generator for benchmark inputs.

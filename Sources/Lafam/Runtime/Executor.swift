@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Runs a graph's non-folded nodes in topological order. Each intermediate value is released
 /// right after its last consumer unless the caller keeps it (taps, outputs).
 struct Executor {
@@ -21,7 +23,8 @@ struct Executor {
     ///   - feeds: a tensor for every graph input, by value index.
     ///   - keep: value indices to return (graph outputs and taps).
     ///   - onValue: called once for each kept value as soon as it exists.
-    func run(feeds: [Int: Tensor], keep: Set<Int>, onValue: ((Int, Tensor) throws -> Void)?) throws -> [Int: Tensor] {
+    func run(feeds: [Int: Tensor], keep: Set<Int>, onValue: ((Int, Tensor) throws -> Void)?,
+             profile: ((Int, UInt64) -> Void)? = nil) throws -> [Int: Tensor] {
         var slots = [Tensor?](repeating: nil, count: graph.values.count)
         var kept: [Int: Tensor] = [:]
         func produced(_ v: Int, _ t: Tensor) throws {
@@ -40,8 +43,10 @@ struct Executor {
             let node = graph.nodes[n]
             let inputs = node.inputs.map { $0.flatMap { slots[$0] } }
             let outputs: [Tensor]
+            let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             do {
                 outputs = try graph.operators[n].run(inputs)
+                profile?(n, DispatchTime.now().uptimeNanoseconds - start)
             } catch let e as OpError {
                 throw e.error(node: node.name, opType: node.opType)
             }

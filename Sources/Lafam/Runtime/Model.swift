@@ -88,6 +88,22 @@ public final class Model: @unchecked Sendable {
         }
     }
 
+    /// Runs the model on its first input and returns the wall time spent in each op type's
+    /// kernels (nanoseconds, summed over nodes), for finding where a forward pass goes.
+    public func profile(_ input: Tensor) throws -> [String: UInt64] {
+        guard let first = graph.inputs.first else { throw LafamError.invalidArgument("the model has no inputs to feed") }
+        let shapes = try checkedShapes([graph.values[first].name: input])
+        let (specialised, executor) = try executor(for: shapes)
+        var times: [String: UInt64] = [:]
+        _ = try executor.run(feeds: [first: input], keep: Set(specialised.outputs), onValue: nil) { node, ns in
+            let n = specialised.nodes[node]
+            var key = n.opType
+            if case .int(let g)? = n.attributes["group"], g > 1 { key += " (grouped)" }
+            times[key, default: 0] += ns
+        }
+        return times
+    }
+
     /// Checks every feed against the declared inputs and returns the concrete input shapes.
     private func checkedShapes(_ feeds: [String: Tensor]) throws -> [Int] {
         var shapes: [Int] = []
