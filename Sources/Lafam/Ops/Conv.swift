@@ -206,3 +206,100 @@ func depthwiseConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<
         }
     }
 }
+
+extension Conv: Differentiable {
+    /// dX: per group col = W_gᵀ·dY_g, then col2im (depthwise: the direct kernel's adjoint);
+    /// dW: dY_g · im2col(X_g)ᵀ summed over the batch; dB: dY summed over batch and space.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard let g = gradients[0] else { return wanted.map { _ in nil } }
+        let x = required(inputs, 0), w = required(inputs, 1)
+        let (n, c, m, cg) = (x.shape[0], x.shape[1], w.shape[0], w.shape[1])
+        let v = try window(for: w.shape).volume(Array(x.shape[2...]))
+        let geometry = ConvGeometry(c: c, m: m, cg: cg, group: group, v: v)
+        let (inCount, outCount, k, mg) = (v.inputCount, v.outputCount, cg * v.kernelCount, m / group)
+        let gs = g.floats, xs = x.floats, ws = w.floats
+        var dx: [Float]? = wanted[0] ? [Float](repeating: 0, count: x.count) : nil
+        var dw: [Float]? = wanted.count > 1 && wanted[1] ? [Float](repeating: 0, count: w.count) : nil
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * outCount)
+        defer { col.deallocate() }
+        gs.withUnsafeBufferPointer { gp in
+            ws.withUnsafeBufferPointer { wp in
+                xs.withUnsafeBufferPointer { xp in
+                    for b in 0..<n {
+                        let gi = gp.baseAddress! + b * m * outCount
+                        if dx != nil {
+                            dx!.withUnsafeMutableBufferPointer { dp in
+                                let di = dp.baseAddress! + b * c * inCount
+                                if geometry.isDepthwise {
+                                    depthwiseConvBackwardInput(geometry, dy: gi, w: wp.baseAddress!, dx: di)
+                                } else {
+                                    for grp in 0..<group {
+                                        sgemm(transA: true, m: k, n: outCount, k: mg, a: wp.baseAddress! + grp * mg * k, lda: k,
+                                              b: gi + grp * mg * outCount, ldb: outCount, c: col, ldc: outCount)
+                                        col2im(v, channels: cg, col: col, x: di + grp * cg * inCount)
+                                    }
+                                }
+                            }
+                        }
+                        if dw != nil {
+                            dw!.withUnsafeMutableBufferPointer { dp in
+                                for grp in 0..<group {
+                                    im2col(v, channels: cg, x: xp.baseAddress! + b * c * inCount + grp * cg * inCount, col: col)
+                                    sgemm(transB: true, m: mg, n: k, k: outCount, a: gi + grp * mg * outCount, lda: outCount,
+                                          b: col, ldb: outCount, beta: 1, c: dp.baseAddress! + grp * mg * k, ldc: k)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var result: [Tensor?] = [dx.map { Tensor(shape: x.shape, floats: $0) }, dw.map { Tensor(shape: w.shape, floats: $0) }]
+        if inputs.count > 2, let bias = inputs[2] {
+            var db: [Float]? = nil
+            if wanted[2] {
+                db = [Float](repeating: 0, count: m)
+                for b in 0..<n { for ch in 0..<m { let base = (b * m + ch) * outCount; db![ch] += gs[base..<(base + outCount)].reduce(0, +) } }
+            }
+            result.append(db.map { Tensor(shape: bias.shape, floats: $0) })
+        }
+        return result
+    }
+}
+
+/// The adjoint of `depthwiseConv` with respect to its input.
+func depthwiseConvBackwardInput(_ g: ConvGeometry, dy: UnsafePointer<Float>, w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    let v = g.v
+    let (d, h, wd) = (v.size[0], v.size[1], v.size[2])
+    let (od, oh, ow) = (v.out[0], v.out[1], v.out[2])
+    let multiplier = g.m / g.c
+    let plane = od * oh * ow
+    for oc in 0..<g.m {
+        let xc = dx + (oc / multiplier) * d * h * wd
+        let wc = w + oc * v.kernelCount
+        let oc0 = dy + oc * plane
+        var tap = 0
+        for kz in 0..<v.kernel[0] {
+            for ky in 0..<v.kernel[1] {
+                for kx in 0..<v.kernel[2] {
+                    let weight = wc[tap]
+                    tap += 1
+                    let dxOffset = kx * v.dilation[2] - v.padBegin[2]
+                    let (lo, hi) = validRange(offset: dxOffset, stride: v.stride[2], inSize: wd, outSize: ow)
+                    if lo >= hi { continue }
+                    for oz in 0..<od {
+                        let iz = oz * v.stride[0] + kz * v.dilation[0] - v.padBegin[0]
+                        if iz < 0 || iz >= d { continue }
+                        for oy in 0..<oh {
+                            let iy = oy * v.stride[1] + ky * v.dilation[1] - v.padBegin[1]
+                            if iy < 0 || iy >= h { continue }
+                            let dst = xc + (iz * h + iy) * wd + dxOffset
+                            let src = oc0 + (oz * oh + oy) * ow
+                            for ox in lo..<hi { dst[ox * v.stride[2]] += weight * src[ox] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

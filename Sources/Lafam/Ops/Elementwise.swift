@@ -313,3 +313,129 @@ struct PRelu: Operator {
         return try elementwise.run(tensors)
     }
 }
+
+// MARK: gradients
+
+extension Unary: Differentiable {
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return [nil] }
+        let x = required(inputs, 0), y = outputs[0]
+        switch kind {
+        case .relu: return [pullback(x, y, g) { x, _, g in x > 0 ? g : 0 }]
+        case .sigmoid: return [pullback(x, y, g) { _, y, g in g * y * (1 - y) }]
+        case .erf: return [pullback(x, y, g) { x, _, g in g * 1.1283791670955126 * Foundation.exp(-x * x) }]
+        case .sqrt: return [pullback(x, y, g) { _, y, g in g / (2 * y) }]
+        case .tanh: return [pullback(x, y, g) { _, y, g in g * (1 - y * y) }]
+        case .exp: return [pullback(x, y, g) { _, y, g in g * y }]
+        case .log: return [pullback(x, y, g) { x, _, g in g / x }]
+        case .neg: return [pullback(x, y, g) { _, _, g in -g }]
+        case .abs: return [pullback(x, y, g) { x, _, g in x > 0 ? g : (x < 0 ? -g : 0) }]
+        case .reciprocal: return [pullback(x, y, g) { _, y, g in -g * y * y }]
+        case .floor, .ceil: return [pullback(x, y, g) { _, _, _ in 0 }]
+        case .softplus: return [pullback(x, y, g) { x, _, g in g / (1 + Foundation.exp(-x)) }]
+        case .softsign: return [pullback(x, y, g) { x, _, g in let d = 1 + Swift.abs(x); return g / (d * d) }]
+        case let .hardSigmoid(alpha, beta):
+            return [pullback(x, y, g) { x, _, g in let v = alpha * x + beta; return v > 0 && v < 1 ? g * alpha : 0 }]
+        case .hardSwish:
+            return [pullback(x, y, g) { x, _, g in x < -3 ? 0 : (x > 3 ? g : g * (x / 3 + 0.5)) }]
+        case .gelu(tanh: false):
+            return [pullback(x, y, g) { x, _, g in
+                let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678118654752))
+                let pdf = Foundation.exp(-0.5 * x * x) * 0.3989422804014327
+                return g * (cdf + x * pdf)
+            }]
+        case .gelu(tanh: true):
+            return [pullback(x, y, g) { x, _, g in
+                let k: Float = 0.79788456080286536
+                let t = Foundation.tanh(k * (x + 0.044715 * x * x * x))
+                return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
+            }]
+        case let .clip(lo, hi): return [pullback(x, y, g) { x, _, g in x > lo && x < hi ? g : 0 }]
+        case let .leakyRelu(alpha): return [pullback(x, y, g) { x, _, g in x < 0 ? alpha * g : g }]
+        case let .thresholdedRelu(alpha): return [pullback(x, y, g) { x, _, g in x > alpha ? g : 0 }]
+        case let .elu(alpha): return [pullback(x, y, g) { x, y, g in x < 0 ? g * (y + alpha) : g }]
+        case let .celu(alpha): return [pullback(x, y, g) { x, _, g in x < 0 ? g * Foundation.exp(x / alpha) : g }]
+        case let .selu(alpha, gamma):
+            return [pullback(x, y, g) { x, _, g in x > 0 ? g * gamma : g * gamma * alpha * Foundation.exp(x) }]
+        }
+    }
+}
+
+extension Clip: Differentiable {
+    /// Passes the gradient where the input lies strictly inside the bounds (PyTorch's hardtanh).
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
+        var lo = attrMin, hi = attrMax
+        if boundsAreInputs {
+            lo = optional(inputs, 1)?.floats.first ?? -.greatestFiniteMagnitude
+            hi = optional(inputs, 2)?.floats.first ?? .greatestFiniteMagnitude
+        }
+        return [pullback(required(inputs, 0), outputs[0], g) { x, _, g in x > lo && x < hi ? g : 0 }] + wanted.dropFirst().map { _ in nil }
+    }
+}
+
+extension PassThrough: Differentiable {
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        [wanted[0] ? gradients[0] : nil] + wanted.dropFirst().map { _ in nil }
+    }
+}
+
+extension Binary: Differentiable {
+    /// Elementwise partial derivatives, then summed over each input's broadcast axes.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard let g = gradients[0] else { return wanted.map { _ in nil } }
+        let y = outputs[0]
+        if variadic {
+            return inputs.enumerated().map { k, x -> Tensor? in
+                guard wanted[k], let x else { return nil }
+                switch kind {
+                case .max, .min:
+                    // The gradient goes to the inputs equal to the result.
+                    let mask = zip(expand(x.floats, x.shape, to: y.shape), y.floats).map { $0 == $1 ? Float(1) : 0 }
+                    return reduceToShape(Tensor(shape: y.shape, floats: zip(mask, g.floats).map(*)), x.shape)
+                default:
+                    let scale = isMean ? 1 / Float(inputs.count) : 1
+                    return reduceToShape(Tensor(shape: g.shape, floats: g.floats.map { $0 * scale }), x.shape)
+                }
+            }
+        }
+        let a = required(inputs, 0), b = required(inputs, 1)
+        guard a.dtype == .float32 else { return [nil, nil] }
+        let av = expand(a.floats, a.shape, to: y.shape)
+        let bv = expand(b.dtype == .float32 ? b.floats : b.asInts.map { Float($0) }, b.shape, to: y.shape)
+        let gv = g.floats, yv = y.floats
+        func partial(_ f: (Float, Float, Float, Float) -> Float) -> [Float] {
+            (0..<gv.count).map { f(av[$0], bv[$0], yv[$0], gv[$0]) }
+        }
+        var da: [Float], db: [Float]
+        switch kind {
+        case .add: da = gv; db = gv
+        case .sub: da = gv; db = gv.map { -$0 }
+        case .mul: da = partial { _, b, _, g in g * b }; db = partial { a, _, _, g in g * a }
+        case .div: da = partial { _, b, _, g in g / b }; db = partial { _, b, y, g in -g * y / b }
+        case .pow:
+            da = partial { a, b, _, g in b == 0 ? 0 : g * b * Foundation.pow(a, b - 1) }
+            db = partial { a, _, y, g in a > 0 ? g * y * Foundation.log(a) : 0 }
+        case .max: da = partial { a, b, _, g in a >= b ? g : 0 }; db = partial { a, b, _, g in a >= b ? 0 : g }
+        case .min: da = partial { a, b, _, g in a <= b ? g : 0 }; db = partial { a, b, _, g in a <= b ? 0 : g }
+        case .prelu: da = partial { a, b, _, g in a < 0 ? g * b : g }; db = partial { a, _, _, g in a < 0 ? g * a : 0 }
+        }
+        return [
+            wanted[0] ? reduceToShape(Tensor(shape: y.shape, floats: da), a.shape) : nil,
+            wanted[1] && b.dtype == .float32 ? reduceToShape(Tensor(shape: y.shape, floats: db), b.shape) : nil,
+        ]
+    }
+}
+
+extension PRelu: Differentiable {
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        var tensors = inputs
+        let x = required(inputs, 0), slope = required(inputs, 1)
+        if let shape = channelwise(slope.shape.map { .known($0) }, input: x.shape.map { .known($0) }) {
+            tensors[1] = slope.reshaped(shape.concrete!)
+        }
+        var grads = try elementwise.backward(tensors, outputs: outputs, gradients: gradients, wanted: wanted)
+        if let ds = grads[1] { grads[1] = ds.reshaped(slope.shape) }
+        return grads
+    }
+}

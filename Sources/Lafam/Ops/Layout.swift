@@ -207,10 +207,16 @@ struct Transpose: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
         let p = try permutation(rank: x.rank)
-        let outShape = p.map { x.shape[$0] }
+        return [Tensor(shape: p.map { x.shape[$0] }, storage: x.storage.take(try indexMaps(inputs)[0]))]
+    }
+}
+
+extension Transpose: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
+        let x = required(inputs, 0)
+        let p = try permutation(rank: x.rank)
         let inStrides = Tensor.strides(of: x.shape)
-        let strides = p.map { inStrides[$0] }
-        return [Tensor(shape: outShape, storage: x.storage.take(stridedIndices(outShape, strides: strides, offset: 0)))]
+        return [stridedIndices(p.map { x.shape[$0] }, strides: p.map { inStrides[$0] }, offset: 0)]
     }
 }
 
@@ -284,6 +290,26 @@ struct Concat: Operator {
     }
 }
 
+extension Concat: Differentiable {
+    /// Each input's gradient is its block of every row of the output gradient.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard let g = gradients[0] else { return wanted.map { _ in nil } }
+        let a = try normalizeAxis(axis, rank: g.rank)
+        let outer = g.shape[..<a].reduce(1, *), row = g.shape[a...].reduce(1, *)
+        let gs = g.floats
+        var offset = 0
+        return inputs.enumerated().map { k, x in
+            guard let x else { return nil }
+            let block = x.shape[a...].reduce(1, *)
+            defer { offset += block }
+            guard wanted[k] else { return nil }
+            var out = [Float](repeating: 0, count: x.count)
+            for o in 0..<outer { for i in 0..<block { out[o * block + i] = gs[o * row + offset + i] } }
+            return Tensor(shape: x.shape, floats: out)
+        }
+    }
+}
+
 /// Split along `axis`: sizes from the `split` attribute (< 13) or input (≥ 13), `num_outputs`
 /// (≥ 18, last part smaller), or equal parts.
 struct Split: Operator {
@@ -331,14 +357,25 @@ struct Split: Operator {
         let x = required(inputs, 0)
         let a = try normalizeAxis(axis, rank: x.rank)
         let parts = try sizes(x.shape[a], given: splitIsInput ? optional(inputs, 1)?.asInts : attrSplit)
-        var start = 0
-        let strides = Tensor.strides(of: x.shape)
-        return parts.map { size in
+        return try zip(parts, indexMaps(inputs)).map { size, map in
             var shape = x.shape
             shape[a] = size
-            let t = Tensor(shape: shape, storage: x.storage.take(stridedIndices(shape, strides: strides, offset: start * strides[a])))
-            start += size
-            return t
+            return Tensor(shape: shape, storage: x.storage.take(map))
+        }
+    }
+}
+
+extension Split: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
+        let x = required(inputs, 0)
+        let a = try normalizeAxis(axis, rank: x.rank)
+        let strides = Tensor.strides(of: x.shape)
+        var start = 0
+        return try sizes(x.shape[a], given: splitIsInput ? optional(inputs, 1)?.asInts : attrSplit).map { size in
+            var shape = x.shape
+            shape[a] = size
+            defer { start += size }
+            return stridedIndices(shape, strides: strides, offset: start * strides[a])
         }
     }
 }
@@ -412,16 +449,25 @@ struct Slice: Operator {
         return [result]
     }
 
-    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+    private func plan(_ inputs: [Tensor?]) throws -> Plan {
         let x = required(inputs, 0)
-        let p: Plan
         if let attributes {
-            p = try Slice.plan(shape: x.shape, starts: attributes.starts, ends: attributes.ends, axes: attributes.axes, steps: nil)
-        } else {
-            p = try Slice.plan(shape: x.shape, starts: required(inputs, 1).asInts, ends: required(inputs, 2).asInts,
-                               axes: optional(inputs, 3)?.asInts, steps: optional(inputs, 4)?.asInts)
+            return try Slice.plan(shape: x.shape, starts: attributes.starts, ends: attributes.ends, axes: attributes.axes, steps: nil)
         }
-        return [Tensor(shape: p.shape, storage: x.storage.take(stridedIndices(p.shape, strides: p.strides, offset: p.offset)))]
+        return try Slice.plan(shape: x.shape, starts: required(inputs, 1).asInts, ends: required(inputs, 2).asInts,
+                              axes: optional(inputs, 3)?.asInts, steps: optional(inputs, 4)?.asInts)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let p = try plan(inputs)
+        return [Tensor(shape: p.shape, storage: required(inputs, 0).storage.take(try indexMaps(inputs)[0]))]
+    }
+}
+
+extension Slice: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
+        let p = try plan(inputs)
+        return [stridedIndices(p.shape, strides: p.strides, offset: p.offset)]
     }
 }
 
@@ -446,6 +492,14 @@ struct Gather: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0), idx = required(inputs, 1)
         let a = try normalizeAxis(axis, rank: x.rank)
+        return [Tensor(shape: Array(x.shape[..<a]) + idx.shape + Array(x.shape[(a + 1)...]), storage: x.storage.take(try indexMaps(inputs)[0]))]
+    }
+}
+
+extension Gather: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
+        let x = required(inputs, 0), idx = required(inputs, 1)
+        let a = try normalizeAxis(axis, rank: x.rank)
         let n = x.shape[a]
         let picks = try idx.asInts.map { i -> Int in
             let j = i < 0 ? i + n : i
@@ -456,7 +510,7 @@ struct Gather: Operator {
         var flat: [Int] = []
         flat.reserveCapacity(outer * picks.count * inner)
         for o in 0..<outer { for j in picks { let base = (o * n + j) * inner; for k in 0..<inner { flat.append(base + k) } } }
-        return [Tensor(shape: Array(x.shape[..<a]) + idx.shape + Array(x.shape[(a + 1)...]), storage: x.storage.take(flat))]
+        return [flat]
     }
 }
 
@@ -506,12 +560,19 @@ struct Pad: Operator {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
-        let rank = x.rank
-        let pads = try fullPads(rank: rank, pads: attrPads ?? required(inputs, 1).asInts, axes: optional(inputs, 3)?.asInts)
         var value = attrValue
         if attrPads == nil, let v = optional(inputs, 2) {
             value = v.dtype == .float32 ? (v.floats.first ?? 0) : Float(v.asInts.first ?? 0)
         }
+        let (shape, map) = try indexMap(inputs)
+        return [Tensor(shape: shape, storage: x.storage.take(map, fill: value))]
+    }
+
+    /// The output shape and, per output element, its source index (−1 in constant padding).
+    private func indexMap(_ inputs: [Tensor?]) throws -> ([Int], [Int]) {
+        let x = required(inputs, 0)
+        let rank = x.rank
+        let pads = try fullPads(rank: rank, pads: attrPads ?? required(inputs, 1).asInts, axes: optional(inputs, 3)?.asInts)
         let outShape = (0..<rank).map { x.shape[$0] + pads[$0] + pads[$0 + rank] }
         guard outShape.allSatisfy({ $0 >= 0 }) else { throw OpError("pads \(pads) crop more than the input \(x.shape)") }
         if mode != "constant" {
@@ -549,6 +610,14 @@ struct Pad: Operator {
             }
             flat[o] = inside ? src : -1
         }
-        return [Tensor(shape: outShape, storage: x.storage.take(flat, fill: value))]
+        return (outShape, flat)
     }
 }
+
+extension Pad: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] { [try indexMap(inputs).1] }
+}
+
+extension Reshape: ShapeView {}
+extension Flatten: ShapeView {}
+extension SqueezeUnsqueeze: ShapeView {}

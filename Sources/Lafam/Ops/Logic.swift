@@ -100,9 +100,16 @@ struct Expand: Operator {
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let shape = try broadcast(required(inputs, 0).shape, required(inputs, 1).asInts)
+        return [Tensor(shape: shape, storage: required(inputs, 0).storage.take(try indexMaps(inputs)[0]))]
+    }
+}
+
+extension Expand: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
         let x = required(inputs, 0)
         let shape = try broadcast(x.shape, required(inputs, 1).asInts)
-        return [Tensor(shape: shape, storage: x.storage.take(stridedIndices(shape, strides: broadcastStrides(x.shape, to: shape), offset: 0)))]
+        return [stridedIndices(shape, strides: broadcastStrides(x.shape, to: shape), offset: 0)]
     }
 }
 
@@ -118,6 +125,13 @@ struct Tile: Operator {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0), reps = required(inputs, 1).asInts
+        return [Tensor(shape: zip(x.shape, reps).map { $0 * $1 }, storage: x.storage.take(try indexMaps(inputs)[0]))]
+    }
+}
+
+extension Tile: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
+        let x = required(inputs, 0), reps = required(inputs, 1).asInts
         guard reps.count == x.rank, reps.allSatisfy({ $0 >= 0 }) else { throw OpError("repeats \(reps) must hold \(x.rank) non-negative values") }
         let shape = zip(x.shape, reps).map { $0 * $1 }
         let strides = Tensor.strides(of: x.shape)
@@ -132,7 +146,7 @@ struct Tile: Operator {
             }
             flat[o] = src
         }
-        return [Tensor(shape: shape, storage: x.storage.take(flat))]
+        return [flat]
     }
 }
 
@@ -157,5 +171,20 @@ struct RangeOp: Operator {
         guard c != 0 else { throw OpError("delta must not be 0") }
         let n = max(0, Int(((b - a) / c).rounded(.up)))
         return [Tensor(shape: [n], floats: (0..<n).map { a + Float($0) * c })]
+    }
+}
+
+extension Where: Differentiable {
+    /// X receives the gradient where the condition holds, Y elsewhere (each reduced to its shape).
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard let g = gradients[0] else { return [nil, nil, nil] }
+        let c = required(inputs, 0)
+        let cond = expand(c.bools, c.shape, to: g.shape)
+        let gs = g.floats
+        func part(_ k: Int, _ keep: Bool) -> Tensor? {
+            guard wanted[k], let x = inputs[k], x.dtype == .float32 else { return nil }
+            return reduceToShape(Tensor(shape: g.shape, floats: gs.indices.map { cond[$0] == keep ? gs[$0] : 0 }), x.shape)
+        }
+        return [nil, part(1, true), part(2, false)]
     }
 }

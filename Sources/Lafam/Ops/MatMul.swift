@@ -117,3 +117,88 @@ struct MatMul: Operator {
         return [Tensor(shape: shape, floats: out)]
     }
 }
+
+extension Gemm: Differentiable {
+    /// With P = op(A), Q = op(B): dP = α·dY·Qᵀ, dQ = α·Pᵀ·dY, dC = β·dY reduced to C's shape.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard let g = gradients[0] else { return wanted.map { _ in nil } }
+        let a = required(inputs, 0), b = required(inputs, 1)
+        let (m, n) = (g.shape[0], g.shape[1]), k = transA ? a.shape[0] : a.shape[1]
+        var result: [Tensor?] = [nil, nil]
+        let gs = g.floats, av = a.floats, bv = b.floats
+        if wanted[0] {
+            // dA (as stored) = transA ? α·Q·dYᵀ (k×m) : α·dY·Qᵀ (m×k).
+            var da = [Float](repeating: 0, count: a.count)
+            da.withUnsafeMutableBufferPointer { dp in
+                if transA {
+                    sgemm(transA: transB, transB: true, m: k, n: m, k: n, alpha: alpha, a: bv, lda: b.shape[1], b: gs, ldb: n, c: dp.baseAddress!, ldc: m)
+                } else {
+                    sgemm(transA: false, transB: !transB, m: m, n: k, k: n, alpha: alpha, a: gs, lda: n, b: bv, ldb: b.shape[1], c: dp.baseAddress!, ldc: k)
+                }
+            }
+            result[0] = Tensor(shape: a.shape, floats: da)
+        }
+        if wanted[1] {
+            // dB (as stored) = transB ? α·dYᵀ·P (n×k) : α·Pᵀ·dY (k×n).
+            var db = [Float](repeating: 0, count: b.count)
+            db.withUnsafeMutableBufferPointer { dp in
+                if transB {
+                    sgemm(transA: true, transB: transA, m: n, n: k, k: m, alpha: alpha, a: gs, lda: n, b: av, ldb: a.shape[1], c: dp.baseAddress!, ldc: k)
+                } else {
+                    sgemm(transA: !transA, transB: false, m: k, n: n, k: m, alpha: alpha, a: av, lda: a.shape[1], b: gs, ldb: n, c: dp.baseAddress!, ldc: n)
+                }
+            }
+            result[1] = Tensor(shape: b.shape, floats: db)
+        }
+        if inputs.count > 2, let c = inputs[2] {
+            result.append(wanted[2] ? reduceToShape(Tensor(shape: g.shape, floats: gs.map { $0 * beta }), c.shape) : nil)
+        }
+        return result
+    }
+}
+
+extension MatMul: Differentiable {
+    /// dA = dY·Bᵀ and dB = Aᵀ·dY per batch entry, summed over broadcast batch axes.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard let g = gradients[0] else { return [nil, nil] }
+        let a = required(inputs, 0), b = required(inputs, 1)
+        let pa = a.rank == 1 ? [1] + a.shape : a.shape
+        let pb = b.rank == 1 ? b.shape + [1] : b.shape
+        let (m, k, n) = (pa[pa.count - 2], pa.last!, pb.last!)
+        let batch = try broadcast(Array(pa.dropLast(2)), Array(pb.dropLast(2)))
+        let batches = Tensor.count(of: batch)
+        let sa = broadcastStrides(Array(pa.dropLast(2)), to: batch), sb = broadcastStrides(Array(pb.dropLast(2)), to: batch)
+        var da = [Float](repeating: 0, count: batches * m * k), db = [Float](repeating: 0, count: batches * k * n)
+        let gs = g.floats, av = a.floats, bv = b.floats
+        for i in 0..<batches {
+            var offA = 0, offB = 0, rest = i
+            for axis in stride(from: batch.count - 1, through: 0, by: -1) {
+                let idx = rest % batch[axis]
+                rest /= batch[axis]
+                offA += idx * sa[axis]; offB += idx * sb[axis]
+            }
+            gs.withUnsafeBufferPointer { gp in
+                if wanted[0] {
+                    bv.withUnsafeBufferPointer { bp in
+                        da.withUnsafeMutableBufferPointer { dp in
+                            sgemm(transB: true, m: m, n: k, k: n, a: gp.baseAddress! + i * m * n, lda: n,
+                                  b: bp.baseAddress! + offB * k * n, ldb: n, c: dp.baseAddress! + i * m * k, ldc: k)
+                        }
+                    }
+                }
+                if wanted[1] {
+                    av.withUnsafeBufferPointer { ap in
+                        db.withUnsafeMutableBufferPointer { dp in
+                            sgemm(transA: true, m: k, n: n, k: m, a: ap.baseAddress! + offA * m * k, lda: k,
+                                  b: gp.baseAddress! + i * m * n, ldb: n, c: dp.baseAddress! + i * k * n, ldc: n)
+                        }
+                    }
+                }
+            }
+        }
+        return [
+            wanted[0] ? reduceToShape(Tensor(shape: batch + [m, k], floats: da), pa).reshaped(a.shape) : nil,
+            wanted[1] ? reduceToShape(Tensor(shape: batch + [k, n], floats: db), pb).reshaped(b.shape) : nil,
+        ]
+    }
+}

@@ -84,26 +84,30 @@ struct LayerNorm: Operator {
         let scale = broadcastMap([Float](repeating: 0, count: inner), normShape, required(inputs, 1).floats, required(inputs, 1).shape, normShape, +)
         let bias = optional(inputs, 2).map { broadcastMap([Float](repeating: 0, count: inner), normShape, $0.floats, $0.shape, normShape, +) }
         var out = x.floats
-        var means = [Float](repeating: 0, count: outer), invStd = [Float](repeating: 0, count: outer)
-        out.withUnsafeMutableBufferPointer { p in
-            for o in 0..<outer {
-                let base = o * inner
-                var mean: Double = 0
-                for i in 0..<inner { mean += Double(p[base + i]) }
-                mean /= Double(inner)
-                var variance: Double = 0
-                for i in 0..<inner { let d = Double(p[base + i]) - mean; variance += d * d }
-                variance /= Double(inner)
-                let inv = Float(1 / (variance + Double(epsilon)).squareRoot())
-                means[o] = Float(mean); invStd[o] = inv
-                for i in 0..<inner {
-                    let v = (p[base + i] - Float(mean)) * inv * scale[i]
-                    p[base + i] = bias.map { v + $0[i] } ?? v
-                }
+        let (means, invStd) = statistics(out, inner: inner)
+        for o in 0..<outer {
+            let base = o * inner
+            for i in 0..<inner {
+                let v = (out[base + i] - means[o]) * invStd[o] * scale[i]
+                out[base + i] = bias.map { v + $0[i] } ?? v
             }
         }
         let reduced = Array(x.shape.prefix(a)) + [Int](repeating: 1, count: x.rank - a)
         return [Tensor(shape: x.shape, floats: out), Tensor(shape: reduced, floats: means), Tensor(shape: reduced, floats: invStd)]
+    }
+
+    /// Mean and 1/√(variance + ε) of each run of `inner` elements (accumulated in float64).
+    func statistics(_ x: [Float], inner: Int) -> (means: [Float], invStd: [Float]) {
+        let outer = x.count / max(inner, 1)
+        var means = [Float](repeating: 0, count: outer), invStd = [Float](repeating: 0, count: outer)
+        for o in 0..<outer {
+            let run = x[(o * inner)..<((o + 1) * inner)]
+            let mean = run.reduce(0.0) { $0 + Double($1) } / Double(inner)
+            let variance = run.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(inner)
+            means[o] = Float(mean)
+            invStd[o] = Float(1 / (variance + Double(epsilon)).squareRoot())
+        }
+        return (means, invStd)
     }
 }
 
@@ -240,5 +244,82 @@ struct InstanceNorm: Operator {
             }
         }
         return [Tensor(shape: x.shape, floats: out)]
+    }
+}
+
+// MARK: gradients (inference-mode statistics are constants)
+
+extension BatchNorm: Differentiable {
+    /// dX = dY · scale / √(var + ε) per channel.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
+        let x = required(inputs, 0)
+        let scale = required(inputs, 1).floats, variance = required(inputs, 4).floats
+        let channels = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
+        var dx = g.floats
+        for n in 0..<x.shape[0] {
+            for c in 0..<channels {
+                let a = scale[c] / (variance[c] + epsilon).squareRoot()
+                let base = (n * channels + c) * plane
+                for i in base..<(base + plane) { dx[i] *= a }
+            }
+        }
+        return [Tensor(shape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
+    }
+}
+
+extension LayerNorm: Differentiable {
+    /// With x̂ = (x − μ)·σ⁻¹ and dx̂ = dY·γ: dX = σ⁻¹ (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)).
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
+        let x = required(inputs, 0)
+        let a = try normalizeAxis(axis, rank: x.rank)
+        let inner = x.shape[a...].reduce(1, *), outer = x.count / max(inner, 1)
+        let normShape = Array(x.shape[a...])
+        let scale = broadcastMap([Float](repeating: 0, count: inner), normShape, required(inputs, 1).floats, required(inputs, 1).shape, normShape, +)
+        let xs = x.floats, gs = g.floats
+        let (means, invStd) = statistics(xs, inner: inner)
+        var dx = [Float](repeating: 0, count: x.count)
+        for o in 0..<outer {
+            let base = o * inner
+            var meanD: Double = 0, meanDX: Double = 0
+            for i in 0..<inner {
+                let xhat = Double((xs[base + i] - means[o]) * invStd[o]), dxhat = Double(gs[base + i] * scale[i])
+                meanD += dxhat; meanDX += dxhat * xhat
+            }
+            meanD /= Double(inner); meanDX /= Double(inner)
+            for i in 0..<inner {
+                let xhat = Double((xs[base + i] - means[o]) * invStd[o]), dxhat = Double(gs[base + i] * scale[i])
+                dx[base + i] = Float(Double(invStd[o]) * (dxhat - meanD - xhat * meanDX))
+            }
+        }
+        return [Tensor(shape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
+    }
+}
+
+extension Softmax: Differentiable {
+    /// Softmax: dX = y ⊙ (dY − Σ dY ⊙ y); LogSoftmax: dX = dY − softmax · Σ dY; Hardmax: 0.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return [nil] }
+        let y = outputs[0]
+        let a = try normalizeAxis(axis, rank: y.rank)
+        let (outer, len, inner): (Int, Int, Int) = flattens
+            ? (y.shape.prefix(a).reduce(1, *), y.shape[a...].reduce(1, *), 1)
+            : (y.shape.prefix(a).reduce(1, *), y.shape[a], y.shape[(a + 1)...].reduce(1, *))
+        let ys = y.floats, gs = g.floats
+        var dx = [Float](repeating: 0, count: y.count)
+        guard kind != .hardmax else { return [Tensor(shape: y.shape, floats: dx)] }
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * len * inner + i
+                var dot: Float = 0
+                for k in 0..<len { dot += kind == .softmax ? gs[base + k * inner] * ys[base + k * inner] : gs[base + k * inner] }
+                for k in 0..<len {
+                    let j = base + k * inner
+                    dx[j] = kind == .softmax ? ys[j] * (gs[j] - dot) : gs[j] - Foundation.exp(ys[j]) * dot
+                }
+            }
+        }
+        return [Tensor(shape: y.shape, floats: dx)]
     }
 }

@@ -84,7 +84,7 @@ struct Pool: Operator {
 
     /// Window taps along one axis that lie inside the padded input (the count_include_pad divisor).
     @inline(__always)
-    private func taps(_ v: WindowVolume, axis: Int, start: Int) -> Int {
+    func taps(_ v: WindowVolume, axis: Int, start: Int) -> Int {
         let extent = (v.kernel[axis] - 1) * v.dilation[axis] + 1
         let end = min(start + extent, v.size[axis] + v.padEnd[axis])
         return (end - start + v.dilation[axis] - 1) / v.dilation[axis]
@@ -117,5 +117,74 @@ struct GlobalPool: Operator {
             n = planes
         }
         return [Tensor(shape: Array(x.shape.prefix(2)) + [Int](repeating: 1, count: x.rank - 2), floats: out)]
+    }
+}
+
+extension Pool: Differentiable {
+    /// MaxPool routes each output gradient to the window's first maximum; AveragePool spreads it
+    /// over the window's taps divided by the forward divisor.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return [nil] }
+        let x = required(inputs, 0)
+        let v = try window.volume(Array(x.shape[2...]))
+        let planes = x.shape[0] * x.shape[1]
+        let (d, h, w) = (v.size[0], v.size[1], v.size[2])
+        let xs = x.floats, gs = g.floats
+        var dx = [Float](repeating: 0, count: x.count)
+        for p in 0..<planes {
+            let src = p * v.inputCount
+            var o = p * v.outputCount
+            for oz in 0..<v.out[0] {
+                let z0 = oz * v.stride[0] - v.padBegin[0]
+                for oy in 0..<v.out[1] {
+                    let y0 = oy * v.stride[1] - v.padBegin[1]
+                    for ox in 0..<v.out[2] {
+                        let x0 = ox * v.stride[2] - v.padBegin[2]
+                        var taps: [Int] = []
+                        for kz in 0..<v.kernel[0] {
+                            let iz = z0 + kz * v.dilation[0]
+                            if iz < 0 || iz >= d { continue }
+                            for ky in 0..<v.kernel[1] {
+                                let iy = y0 + ky * v.dilation[1]
+                                if iy < 0 || iy >= h { continue }
+                                for kx in 0..<v.kernel[2] {
+                                    let ix = x0 + kx * v.dilation[2]
+                                    if ix >= 0 && ix < w { taps.append(src + (iz * h + iy) * w + ix) }
+                                }
+                            }
+                        }
+                        if isMax {
+                            if let best = taps.max(by: { xs[$0] < xs[$1] || (xs[$0] == xs[$1] && $0 > $1) }) { dx[best] += gs[o] }
+                        } else {
+                            let divisor = countIncludePad
+                                ? self.taps(v, axis: 0, start: z0) * self.taps(v, axis: 1, start: y0) * self.taps(v, axis: 2, start: x0)
+                                : taps.count
+                            if divisor > 0 { for t in taps { dx[t] += gs[o] / Float(divisor) } }
+                        }
+                        o += 1
+                    }
+                }
+            }
+        }
+        return [Tensor(shape: x.shape, floats: dx)]
+    }
+}
+
+extension GlobalPool: Differentiable {
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return [nil] }
+        let x = required(inputs, 0)
+        let planes = x.shape[0] * x.shape[1], size = x.count / max(planes, 1)
+        let xs = x.floats, gs = g.floats
+        var dx = [Float](repeating: 0, count: x.count)
+        for p in 0..<planes {
+            let range = (p * size)..<((p + 1) * size)
+            if isMax {
+                if let best = range.max(by: { xs[$0] < xs[$1] || (xs[$0] == xs[$1] && $0 > $1) }) { dx[best] = gs[p] }
+            } else {
+                for i in range { dx[i] = gs[p] / Float(size) }
+            }
+        }
+        return [Tensor(shape: x.shape, floats: dx)]
     }
 }

@@ -144,3 +144,33 @@ struct ArgExtreme: Operator {
         return [Tensor(shape: shape, int64s: out)]
     }
 }
+
+extension Reduce: Differentiable {
+    /// The output gradient broadcast back over the reduced axes, times ∂(reduction)/∂x.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
+        let x = required(inputs, 0)
+        guard let axes = try reduced(rank: x.rank, axes: axesAreInput ? optional(inputs, 1)?.asInts : attrAxes) else {
+            return [g] + wanted.dropFirst().map { _ in nil }
+        }
+        let kept = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+        let positions = stridedIndices(x.shape, strides: broadcastStrides(kept, to: x.shape), offset: 0)
+        let gs = g.floats, ys = outputs[0].floats, xs = x.floats
+        let n = Float(max(1, x.count / max(1, gs.count)))
+        let dx: [Float] = positions.enumerated().map { i, p in
+            let (gv, y, v) = (gs[p], ys[p], xs[i])
+            switch kind {
+            case .mean: return gv / n
+            case .sum: return gv
+            case .max, .min: return v == y ? gv : 0
+            case .prod: return v != 0 ? gv * y / v : 0
+            case .l1: return v > 0 ? gv : (v < 0 ? -gv : 0)
+            case .l2: return y != 0 ? gv * v / y : 0
+            case .sumSquare: return 2 * gv * v
+            case .logSum: return gv / Foundation.exp(y)
+            case .logSumExp: return gv * Foundation.exp(v - y)
+            }
+        }
+        return [Tensor(shape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
+    }
+}

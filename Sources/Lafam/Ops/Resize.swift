@@ -78,19 +78,13 @@ struct Resize: Operator {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
-        let s = slots
-        let scalesInput = s.scales.flatMap { optional(inputs, $0) }
-        let given = attrScales ?? scalesInput.flatMap { $0.count > 0 ? $0.floats : nil }
-        let (outShape, scales) = try plan(input: x.shape, scales: given, sizes: s.sizes.flatMap { optional(inputs, $0) }?.asInts)
-        let roi = s.roi.flatMap { optional(inputs, $0) }.flatMap { $0.count > 0 ? $0.floats : nil }
-        if transform == "tf_crop_and_resize" {
-            guard let roi, roi.count == 2 * x.rank else { throw OpError("tf_crop_and_resize needs roi with \(2 * x.rank) values") }
+        let (outShape, taps) = try plan(inputs)
+        let xs = x.floats
+        var out = [Float](repeating: 0, count: Tensor.count(of: outShape))
+        forEachOutput(shape: x.shape, outShape: outShape, taps: taps) { o, terms in
+            out[o] = terms.map { $0.reduce(0) { $0 + $1.1 * xs[$1.0] } } ?? extrapolation
         }
-        let axisTaps = (0..<x.rank).map { axis in
-            taps(inSize: x.shape[axis], outSize: outShape[axis], scale: scales[axis],
-                 roi: roi.map { ($0[axis], $0[axis + x.rank]) })
-        }
-        return [Tensor(shape: outShape, floats: gatherTaps(x.floats, shape: x.shape, outShape: outShape, taps: axisTaps))]
+        return [Tensor(shape: outShape, floats: out)]
     }
 
     /// Input indices and weights for each output position along one axis; nil marks a position
@@ -157,19 +151,17 @@ struct Resize: Operator {
         }
     }
 
-    /// out[i] = Σ over the tensor product of per-axis taps of weight · in[index].
-    private func gatherTaps(_ input: [Float], shape: [Int], outShape: [Int], taps: [[[(Int, Float)]?]]) -> [Float] {
+    /// Calls `body` for each output element with its (flat input index, weight) terms: the
+    /// tensor product of the per-axis taps; nil for elements outside the crop box.
+    private func forEachOutput(shape: [Int], outShape: [Int], taps: [[[(Int, Float)]?]], _ body: (Int, [(Int, Float)]?) -> Void) {
         let strides = Tensor.strides(of: shape)
-        let count = Tensor.count(of: outShape)
-        var out = [Float](repeating: 0, count: count)
         var index = [Int](repeating: 0, count: shape.count)
-        for o in 0..<count {
+        for o in 0..<Tensor.count(of: outShape) {
             var rest = o
             for axis in stride(from: shape.count - 1, through: 0, by: -1) {
                 index[axis] = rest % outShape[axis]
                 rest /= outShape[axis]
             }
-            // Expand the product axis by axis: (flat input offset, weight) pairs.
             var terms: [(Int, Float)] = [(0, 1)]
             var outside = false
             for axis in 0..<shape.count {
@@ -181,8 +173,39 @@ struct Resize: Operator {
                     terms = terms.flatMap { term in axisTaps.map { (term.0 + $0.0 * strides[axis], term.1 * $0.1) } }
                 }
             }
-            out[o] = outside ? extrapolation : terms.reduce(0) { $0 + $1.1 * input[$1.0] }
+            body(o, outside ? nil : terms)
         }
-        return out
+    }
+
+    /// Per-axis taps for an input of `shape` resized per the op's inputs.
+    private func plan(_ inputs: [Tensor?]) throws -> (outShape: [Int], taps: [[[(Int, Float)]?]]) {
+        let x = required(inputs, 0)
+        let s = slots
+        let scalesInput = s.scales.flatMap { optional(inputs, $0) }
+        let given = attrScales ?? scalesInput.flatMap { $0.count > 0 ? $0.floats : nil }
+        let (outShape, scales) = try plan(input: x.shape, scales: given, sizes: s.sizes.flatMap { optional(inputs, $0) }?.asInts)
+        let roi = s.roi.flatMap { optional(inputs, $0) }.flatMap { $0.count > 0 ? $0.floats : nil }
+        if transform == "tf_crop_and_resize" {
+            guard let roi, roi.count == 2 * x.rank else { throw OpError("tf_crop_and_resize needs roi with \(2 * x.rank) values") }
+        }
+        let axisTaps = (0..<x.rank).map { axis in
+            taps(inSize: x.shape[axis], outSize: outShape[axis], scale: scales[axis], roi: roi.map { ($0[axis], $0[axis + x.rank]) })
+        }
+        return (outShape, axisTaps)
+    }
+}
+
+extension Resize: Differentiable {
+    /// The adjoint of the interpolation: each output gradient goes back to its taps, weighted.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
+        let x = required(inputs, 0)
+        let (outShape, taps) = try plan(inputs)
+        let gs = g.floats
+        var dx = [Float](repeating: 0, count: x.count)
+        forEachOutput(shape: x.shape, outShape: outShape, taps: taps) { o, terms in
+            for (i, w) in terms ?? [] { dx[i] += w * gs[o] }
+        }
+        return [Tensor(shape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
     }
 }

@@ -105,7 +105,7 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Checks every feed against the declared inputs and returns the concrete input shapes.
-    private func checkedShapes(_ feeds: [String: Tensor]) throws -> [Int] {
+    func checkedShapes(_ feeds: [String: Tensor]) throws -> [Int] {
         var shapes: [Int] = []
         for v in graph.inputs {
             let declared = info(v)
@@ -132,7 +132,7 @@ public final class Model: @unchecked Sendable {
 
     /// A graph specialised to concrete input shapes (shapes fully known, so every shape
     /// subgraph folds to constants), built once per distinct shape and reused.
-    private func executor(for shapes: [Int]) throws -> (Graph, Executor) {
+    func executor(for shapes: [Int]) throws -> (Graph, Executor) {
         lock.lock()
         defer { lock.unlock() }
         if let e = executors[shapes] { return e }
