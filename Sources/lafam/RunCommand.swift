@@ -8,11 +8,14 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Explain images (or preprocessed .npy batches): write saliency maps over the photos.")
 
-    enum Method: String, ExpressibleByArgument, CaseIterable { case lafam }
+    enum Method: String, ExpressibleByArgument, CaseIterable {
+        case lafam, gradcam, gradcamPlusPlus = "gradcam++", hirescam, xgradcam, layercam, eigencam, gradient
+    }
+    enum Target: String, ExpressibleByArgument, CaseIterable { case logit, probability }
 
     @Option(help: "ONNX model (default: the bundled MobileNetV2).") var model: String?
-    @Option(help: "Node name, tensor name or abbreviation such as /layer4/conv3 (default: the last feature map before global pooling).")
-    var node: String?
+    @Option(help: "Node name, tensor name or abbreviation such as /layer4/conv3 (default: the last feature map before global pooling). Repeat for one map per node plus their mean.")
+    var node: [String] = []
     @Option(help: "Saliency method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")).") var method: Method = .lafam
     @Option(help: "Output folder (created if missing).") var output = "lafam-output"
     @Flag(help: "Also write <stem>.<method>.npy (map at input size, [0,1]) and <stem>.<method>.raw.npy (layer resolution).")
@@ -32,6 +35,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Multiplier of 0…255 pixel values before mean/std.") var scale: Float = 1.0 / 255
     @Flag(help: "Feed channels in BGR order.") var bgr = false
     @Option(help: "Number of top classes to print for ImageNet classifiers.") var top = 5
+    @Option(name: .customLong("class"), help: "Class to explain for gradient methods: an index or a class name (default: the top class).")
+    var targetClass: String?
+    @Option(help: "What gradient methods differentiate: logit or probability (softmax).") var target: Target = .logit
+    @Option(help: "Post-processing of gradient-method and EigenCAM maps: paper (min-max, --upsampling) or pytorch-grad-cam (min-max, bilinear, min-max).")
+    var postprocess: String = Postprocessing.paper.rawValue
     @OptionGroup var execution: ExecutionOptions
 
     func run() throws {
@@ -46,10 +54,16 @@ struct RunCommand: ParsableCommand {
             }
             let colormap = try Colormap.named(colormap)
             guard (0...1).contains(alpha) else { throw CLIError("--alpha must be between 0 and 1, got \(alpha)") }
-            let explainer = LaFAM(reduction: reduction, upsampling: upsampling)
+            guard let postprocessing = Postprocessing(rawValue: postprocess) else {
+                throw CLIError("unknown --postprocess '\(postprocess)'; choose paper or pytorch-grad-cam")
+            }
+            let classes = try targetClass.map { [try resolveClass($0, model: m)] }
+            let gradientTarget: GradientTarget = target == .logit ? .logit(classes: classes) : .probability(classes: classes)
+            let explainer = MultiNodeExplainer(method: method, lafam: LaFAM(reduction: reduction, upsampling: upsampling),
+                                               target: gradientTarget, postprocessing: postprocessing, upsampling: upsampling)
             let files = inputs.isEmpty ? Bundled.samplePhotos : inputs
             guard !files.isEmpty else { throw CLIError("no inputs given and no bundled sample photos found") }
-            if let node { _ = try m.graph.resolveTensor(node) }
+            for n in node { _ = try m.graph.resolveTensor(n) }
             let preprocessing = try makePreprocessing(m)
             let folder = try OutputFolder(output, overwrite: overwrite)
 
@@ -60,9 +74,9 @@ struct RunCommand: ParsableCommand {
                 throw CLIError("two inputs are named '\(job.stem)'; output files would collide")
             }
             for job in jobs {
-                let explanation = try explainer.explain(job.tensor, model: m, target: node)
-                try write(job, explanation, folder: folder, colormap: colormap)
-                printPredictions(job, explanation, model: m)
+                let explanations = try explainer.explain(job.tensor, model: m, nodes: node)
+                try write(job, explanations, folder: folder, colormap: colormap)
+                printPredictions(job, explanations[0], model: m)
             }
         }
     }
@@ -127,31 +141,59 @@ struct RunCommand: ParsableCommand {
             layout: layout == .nchw ? .nchw : .nhwc)
     }
 
-    private func write(_ job: Job, _ e: Explanation, folder: OutputFolder, colormap: Colormap) throws {
-        let base = "\(job.stem).\(e.method)"
-        let (b, h, w) = (e.maps.shape[0], e.maps.shape[1], e.maps.shape[2])
-        let pngPath = try folder.file(base + ".png")
-        let npyPaths = npy ? [try folder.file(base + ".npy"), try folder.file(base + ".raw.npy")] : []
-        let picture: RGBImage
-        if let photo = job.photo {
-            picture = try overlay(map: e.maps.floats, mapWidth: w, mapHeight: h, on: photo, colormap: colormap, alpha: alpha)
+    /// One explanation: `<stem>.<method>.*`. Several nodes: `<stem>.<method>.<tensor>.*` each,
+    /// plus their mean map as `<stem>.<method>.png/.npy`.
+    private func write(_ job: Job, _ explanations: [Explanation], folder: OutputFolder, colormap: Colormap) throws {
+        let method = explanations[0].method
+        var items: [(base: String, maps: Tensor, raw: Tensor?)]
+        if explanations.count == 1 {
+            items = [("\(job.stem).\(method)", explanations[0].maps, explanations[0].raw)]
         } else {
-            let maps = e.maps.floats
-            picture = try sideBySide((0..<b).map { i in
-                try colorize(map: Array(maps[(i * h * w)..<((i + 1) * h * w)]), width: w, height: h, colormap: colormap)
-            }, spacing: 4)
+            items = explanations.map { ("\(job.stem).\(method).\(safeFileName($0.targetTensor))", $0.maps, $0.raw) }
+            items.append(("\(job.stem).\(method)", SaliencyMaps.aggregate(explanations.map(\.maps)), nil))
         }
-        try ImageIO.write(picture, to: pngPath)
-        var written = [pngPath]
-        if npy {
+        // Check every destination before writing any.
+        let paths = try items.map { item in
+            (png: try folder.file(item.base + ".png"),
+             npy: npy ? try folder.file(item.base + ".npy") : nil,
+             raw: npy && item.raw != nil ? try folder.file(item.base + ".raw.npy") : nil)
+        }
+        var written: [String] = []
+        for (item, path) in zip(items, paths) {
+            let (b, h, w) = (item.maps.shape[0], item.maps.shape[1], item.maps.shape[2])
+            let picture: RGBImage
+            if let photo = job.photo {
+                picture = try overlay(map: item.maps.floats, mapWidth: w, mapHeight: h, on: photo, colormap: colormap, alpha: alpha)
+            } else {
+                let maps = item.maps.floats
+                picture = try sideBySide((0..<b).map { i in
+                    try colorize(map: Array(maps[(i * h * w)..<((i + 1) * h * w)]), width: w, height: h, colormap: colormap)
+                }, spacing: 4)
+            }
+            try ImageIO.write(picture, to: path.png)
+            written.append(path.png)
             // A photo is a batch of one: its arrays drop the batch axis, as the map is per image.
-            let maps = job.photo == nil ? e.maps : e.maps.reshaped([h, w])
-            let raw = job.photo == nil ? e.raw : e.raw.reshaped(Array(e.raw.shape.dropFirst()))
-            try maps.npy.write(to: npyPaths[0])
-            try raw.npy.write(to: npyPaths[1])
-            written += npyPaths
+            if let p = path.npy {
+                try (job.photo == nil ? item.maps : item.maps.reshaped([h, w])).npy.write(to: p)
+                written.append(p)
+            }
+            if let p = path.raw, let raw = item.raw {
+                try (job.photo == nil ? raw : raw.reshaped(Array(raw.shape.dropFirst()))).npy.write(to: p)
+                written.append(p)
+            }
         }
-        print("\(job.path): target \(e.targetTensor) → " + written.joined(separator: ", "))
+        let targets = explanations.map(\.targetTensor).joined(separator: ", ")
+        let explained = explanations[0].classes.map { "; class " + $0.map(String.init).joined(separator: ",") } ?? ""
+        print("\(job.path): \(method) at \(targets)\(explained) → " + written.joined(separator: ", "))
+    }
+
+    /// A class index or an exact class name from the model's metadata.
+    private func resolveClass(_ text: String, model m: Model) throws -> Int {
+        if let k = Int(text) { return k }
+        guard let names = m.classNames else { throw CLIError("--class '\(text)' is not a number and the model carries no class names") }
+        if let k = names.firstIndex(where: { $0.caseInsensitiveCompare(text) == .orderedSame }) { return k }
+        let close = names.filter { $0.lowercased().contains(text.lowercased()) }.prefix(5)
+        throw CLIError("no class named '\(text)'" + (close.isEmpty ? "" : "; did you mean " + close.map { "'\($0)'" }.joined(separator: ", ") + "?"))
     }
 
     private func printPredictions(_ job: Job, _ e: Explanation, model m: Model) {

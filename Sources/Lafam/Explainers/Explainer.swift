@@ -20,6 +20,17 @@ public struct Explanation: Sendable {
     public let maps: Tensor
     /// The model's outputs from the same pass (e.g. logits), by name.
     public let outputs: [String: Tensor]
+    /// The class explained per image, for class-targeted methods.
+    public let classes: [Int]?
+
+    public init(method: String, targetTensor: String, raw: Tensor, maps: Tensor, outputs: [String: Tensor], classes: [Int]? = nil) {
+        self.method = method
+        self.targetTensor = targetTensor
+        self.raw = raw
+        self.maps = maps
+        self.outputs = outputs
+        self.classes = classes
+    }
 }
 
 /// Where the spatial axes of a 4-D image input are.

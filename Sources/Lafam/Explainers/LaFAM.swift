@@ -23,24 +23,10 @@ public struct LaFAM: Explainer {
     public var name: String { "lafam" }
 
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
-        let targetID: Int
-        if let target {
-            targetID = try model.graph.resolveTensor(target)
-        } else {
-            guard let t = model.defaultTarget else {
-                throw LafamError.invalidArgument("the model has no 4-D activation to explain; name one with --node")
-            }
-            targetID = t
-        }
-        let targetName = model.graph.values[targetID].name
-        guard input.rank == 4 else {
-            throw LafamError.invalidArgument("LaFAM needs a 4-D image batch as input, got shape \(input.shape)")
-        }
+        let targetName = try resolveTarget(target, in: model)
+        let size = try inputSize(input, model: model)
         let result = try model.run(input, taps: [targetName])
-        let activation = result.taps[targetName]!
-        let raw = try channelMean(activation, name: targetName)
-        let layout = ImageLayout.detect(model.inputs[0].shape)
-        let size = layout.spatialSize(input.shape)
+        let raw = try channelMean(result.taps[targetName]!, name: targetName)
         let maps = SaliencyMaps.upsample(SaliencyMaps.minMaxNormalize(raw, epsilon: epsilon),
                                          height: size.height, width: size.width, mode: upsampling)
         return Explanation(method: name, targetTensor: targetName, raw: raw, maps: maps, outputs: result.outputs)
@@ -48,9 +34,7 @@ public struct LaFAM: Explainer {
 
     /// B×C×H×W → B×H×W by the chosen reduction over axis 1.
     public func channelMean(_ a: Tensor, name: String) throws -> Tensor {
-        guard a.rank == 4, a.dtype == .float32 else {
-            throw LafamError.invalidArgument("LaFAM needs a 4-D float32 N×C×H×W activation; '\(name)' is \(a.dtype) with shape \(a.shape)")
-        }
+        try requireFeatureMap(a, name: name, method: "LaFAM")
         let (b, c, plane) = (a.shape[0], a.shape[1], a.shape[2] * a.shape[3])
         let v = a.floats
         var out = [Float](repeating: 0, count: b * plane)

@@ -21,6 +21,14 @@ public enum SaliencyMaps {
         return Tensor(shape: maps.shape, floats: v)
     }
 
+    /// The mean of several B×H×W maps of one input (one per target layer), min-max normalised
+    /// per image again, as pytorch-grad-cam aggregates layers.
+    public static func aggregate(_ maps: [Tensor]) -> Tensor {
+        var sum = [Float](repeating: 0, count: maps[0].count)
+        for m in maps { for (i, v) in m.floats.enumerated() { sum[i] += max(v, 0) } }
+        return minMaxNormalize(Tensor(shape: maps[0].shape, floats: sum.map { $0 / Float(maps.count) }), epsilon: 1e-7)
+    }
+
     /// Resizes B×h×w maps to B×height×width.
     public static func upsample(_ maps: Tensor, height: Int, width: Int, mode: Upsampling) -> Tensor {
         let (b, h, w) = (maps.shape[0], maps.shape[1], maps.shape[2])

@@ -1,0 +1,40 @@
+/// How a raw (layer-resolution) map becomes the final map at input resolution.
+public enum Postprocessing: String, Sendable, CaseIterable {
+    /// The LaFAM paper's: min-max (eps 1e-8) at layer resolution, then upsampling (nearest by default).
+    case paper
+    /// pytorch-grad-cam's: min-max (eps 1e-7), half-pixel bilinear resize, min-max again.
+    case pytorchGradCAM = "pytorch-grad-cam"
+
+    /// Applies this style to B×h×w raw maps for an input of height × width.
+    public func apply(_ raw: Tensor, height: Int, width: Int, upsampling: SaliencyMaps.Upsampling) -> Tensor {
+        switch self {
+        case .paper:
+            return SaliencyMaps.upsample(SaliencyMaps.minMaxNormalize(raw, epsilon: 1e-8), height: height, width: width, mode: upsampling)
+        case .pytorchGradCAM:
+            let scaled = SaliencyMaps.minMaxNormalize(raw, epsilon: 1e-7)
+            return SaliencyMaps.minMaxNormalize(SaliencyMaps.upsample(scaled, height: height, width: width, mode: .bilinear), epsilon: 1e-7)
+        }
+    }
+}
+
+/// Resolves an explainer's target layer: the named node/tensor or the model's default target.
+func resolveTarget(_ target: String?, in model: Model) throws -> String {
+    if let target { return model.graph.values[try model.graph.resolveTensor(target)].name }
+    guard let t = model.defaultTarget else {
+        throw LafamError.invalidArgument("the model has no 4-D activation to explain; name one with --node")
+    }
+    return model.graph.values[t].name
+}
+
+/// The input's spatial size, from the model's input layout.
+func inputSize(_ input: Tensor, model: Model) throws -> (height: Int, width: Int) {
+    guard input.rank == 4 else { throw LafamError.invalidArgument("a 4-D image batch is needed as input, got shape \(input.shape)") }
+    return ImageLayout.detect(model.inputs[0].shape).spatialSize(input.shape)
+}
+
+/// Checks that an activation is a float32 N×C×H×W tensor.
+func requireFeatureMap(_ a: Tensor, name: String, method: String) throws {
+    guard a.rank == 4, a.dtype == .float32 else {
+        throw LafamError.invalidArgument("\(method) needs a 4-D float32 N×C×H×W activation; '\(name)' is \(a.dtype) with shape \(a.shape)")
+    }
+}
