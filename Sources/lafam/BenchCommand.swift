@@ -15,6 +15,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed warm-up runs.") var warmup = 3
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Also print the time per op type (median over the runs).") var profile = false
+    @Option(help: "Also time this saliency method end to end (model loaded) and report it as a multiple of the forward pass.")
+    var method: RunCommand.Method?
     @OptionGroup var execution: ExecutionOptions
 
     func run() throws {
@@ -30,13 +32,11 @@ struct BenchCommand: ParsableCommand {
             }
             var rng = SplitMix64(seed: 42)
             let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.nextNormal() })
-            for _ in 0..<warmup { _ = try m.run(x) }
-            var times: [Double] = []
-            for _ in 0..<runs {
-                let start = DispatchTime.now().uptimeNanoseconds
-                _ = try m.run(x)
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            let times = try timed { _ = try m.run(x) }
+            let explainer = method.map {
+                MultiNodeExplainer(method: $0, lafam: LaFAM(), target: .logit(classes: nil), postprocessing: .paper, upsampling: .nearest)
             }
+            let methodTimes = try explainer.map { e in try timed { _ = try e.explain(x, model: m, nodes: []) } }
             var perOp: [String: [Double]] = [:]
             if profile {
                 for _ in 0..<runs {
@@ -44,24 +44,46 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             let opMedians = perOp.mapValues { median($0) }
-            times.sort()
             let medianTime = median(times)
+            let methodMedian = methodTimes.map(median)
             if json {
                 var object: [String: Any] = ["model": m.path, "batch": batch, "runs": runs, "threads": BLASInfo.threads,
                                              "blasCore": BLASInfo.coreName, "min_ms": times.first!, "median_ms": medianTime, "max_ms": times.last!]
                 if profile { object["op_median_ms"] = opMedians }
+                if let method, let methodMedian {
+                    object["method"] = method.rawValue
+                    object["method_median_ms"] = methodMedian
+                    object["method_over_forward"] = methodMedian / medianTime
+                }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 print(String(format: "%@  batch %d  threads %d  OpenBLAS %@  min %.2f ms  median %.2f ms  max %.2f ms",
                              (m.path as NSString).lastPathComponent, batch, BLASInfo.threads, BLASInfo.coreName,
                              times.first!, medianTime, times.last!))
+                if let method, let methodMedian {
+                    print(String(format: "  %@ end to end: median %.2f ms = %.2f × forward", method.rawValue, methodMedian, methodMedian / medianTime))
+                }
                 for (op, ms) in opMedians.sorted(by: { $0.value > $1.value }) {
                     print("  " + op.padding(toLength: 24, withPad: " ", startingAt: 0)
                           + String(format: "%8.2f ms  %5.1f%%", ms, 100 * ms / medianTime))
                 }
             }
         }
+    }
+}
+
+extension BenchCommand {
+    /// Runs `body` `warmup` times untimed, then `runs` times timed; milliseconds, sorted.
+    func timed(_ body: () throws -> Void) throws -> [Double] {
+        for _ in 0..<warmup { try body() }
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        return times.sorted()
     }
 }
 

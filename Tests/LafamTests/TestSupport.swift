@@ -18,6 +18,7 @@ enum Fixtures {
         let a = try NPYArray.read(path: path(relative))
         switch a.data {
         case .float32(let v): return Tensor(shape: a.shape, floats: v)
+        case .float64(let v): return Tensor(shape: a.shape, floats: v.map { Float($0) })
         case .int64(let v): return Tensor(shape: a.shape, int64s: v)
         case .bool(let v): return Tensor(shape: a.shape, bools: v)
         default: throw LafamError.invalidArgument("fixture \(relative) has dtype \(a.data.dtypeName)")
