@@ -1032,6 +1032,29 @@ lrn_case("lrn_size5_custom", "LRN size=5 alpha=0.5 beta=0.6 bias=2.0 (custom; st
 lrn_case("lrn_size3_custom", "LRN size=3 alpha=0.2 beta=0.9 bias=1.5", 3, alpha=0.2, beta=0.9, bias=1.5)
 
 
+def resize_case(name, desc, in_shape, scales=None, sizes=None, **attrs):
+    @case(name, desc)
+    def _(g: Builder):
+        x = g.input("x", g.randn(*in_shape))
+        roi = ""
+        sc = g.init("scales", np.array(scales, np.float32)) if scales is not None else ""
+        sz = g.init("sizes", np.array(sizes, np.int64)) if sizes is not None else ""
+        g.node("Resize", [x, roi, sc, sz] if sizes is not None else [x, roi, sc], ["y"], **attrs)
+        g.output("y")
+
+
+resize_case("resize_nearest_up2", "Resize-13 nearest, scales [1,1,2,2], asymmetric/floor (PyTorch's nearest export)",
+            (2, 3, 4, 5), scales=[1, 1, 2, 2], mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+resize_case("resize_linear_half_pixel", "Resize-13 linear half_pixel, scales [1,1,2,2] (bilinear, align_corners=False)",
+            (2, 3, 4, 5), scales=[1, 1, 2, 2], mode="linear")
+resize_case("resize_linear_align_corners_sizes", "Resize-13 linear align_corners to sizes [2,3,7,9]",
+            (2, 3, 4, 5), sizes=[2, 3, 7, 9], mode="linear", coordinate_transformation_mode="align_corners")
+resize_case("resize_cubic_down", "Resize-13 cubic half_pixel downsampling to sizes [1,2,3,4] (A=-0.75)",
+            (1, 2, 6, 7), sizes=[1, 2, 3, 4], mode="cubic")
+resize_case("resize_nearest_round_down", "Resize-13 nearest round_prefer_floor half_pixel to sizes [2,3,3,4]",
+            (2, 3, 5, 7), sizes=[2, 3, 3, 4], mode="nearest")
+
+
 def pad_case(name, desc, shape, pads, mode=None, value=None, axes=None, opset=13):
     @case(name, desc, opset)
     def _(g: Builder):

@@ -113,6 +113,30 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("pair[1] top-5: Egyptian cat"), r.stdout)
     }
 
+    func testGradCAMWithSeveralNodesWritesOneMapEachAndTheirAggregate() throws {
+        let dir = try temporaryFolder()
+        let photo = Fixtures.repository + "/Models/samples/chelsea.jpg"
+        let r = try lafam(["run", "--method", "gradcam", "--class", "tabby", "--npy", "--output", dir,
+                           "--node", "/features/features.18/features.18.2/Clip", "--node", "/features/conv.2", photo])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("class 281"), r.stdout)
+        for stem in ["chelsea.gradcam._features_features.18_features.18.2_Clip_output_0",
+                     "chelsea.gradcam._features_features.17_conv_conv.2_Conv_output_0"] {
+            XCTAssertEqual(try NPYArray.read(path: "\(dir)/\(stem).npy").shape, [224, 224])
+            XCTAssertEqual(try NPYArray.read(path: "\(dir)/\(stem).raw.npy").shape, [7, 7])
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/\(stem).png"))
+        }
+        let aggregate = try NPYArray.read(path: dir + "/chelsea.gradcam.npy")
+        XCTAssertEqual(aggregate.shape, [224, 224])
+        XCTAssertEqual(aggregate.floats!.max()!, 1, accuracy: 1e-5)
+        for method in ["eigencam", "gradient", "layercam"] {
+            let out = try lafam(["run", "--method", method, "--npy", "--output", dir, photo])
+            XCTAssertEqual(out.status, 0, out.stderr)
+            XCTAssertEqual(try NPYArray.read(path: "\(dir)/chelsea.\(method).npy").shape, [224, 224])
+        }
+        try expectFailure(["run", "--method", "gradcam", "--class", "no such animal", "--output", dir, photo], ["no class named"])
+    }
+
     func testErrorsAreOneLineAndNonZero() throws {
         let dir = try temporaryFolder()
         try expectFailure(["inspect", dir + "/missing.onnx"], ["no such file"])

@@ -74,7 +74,7 @@ final class GradientCheckTests: XCTestCase {
         let required: Set<String> = ["Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
                                      "Relu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "Erf", "Gelu", "Softmax", "LayerNormalization",
                                      "Add", "Sub", "Mul", "Div", "Pow", "Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose",
-                                     "Squeeze", "Unsqueeze", "Pad", "ReduceMean", "Sum", "Identity", "Dropout"]
+                                     "Squeeze", "Unsqueeze", "Pad", "ReduceMean", "Sum", "Identity", "Dropout", "Resize"]
         XCTAssertEqual(required.subtracting(opsChecked), [], "ops whose gradient rule no fixture exercised")
     }
 }
