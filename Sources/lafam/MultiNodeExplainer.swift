@@ -7,6 +7,8 @@ struct MultiNodeExplainer {
     let target: GradientTarget
     let postprocessing: Postprocessing
     let upsampling: SaliencyMaps.Upsampling
+    let relax: RELAX?
+    var relaxEmbedding: String? = nil
 
     /// One explanation per node (the default target when `nodes` is empty).
     func explain(_ input: Tensor, model: Model, nodes: [String]) throws -> [Explanation] {
@@ -17,6 +19,9 @@ struct MultiNodeExplainer {
         case .eigencam:
             let e = EigenCAM(postprocessing: postprocessing, upsampling: upsampling)
             return try targets.map { try e.explain(input, model: model, target: $0) }
+        case .relax:
+            // RELAX explains an embedding, not a layer: --embedding (or a single --node) names it.
+            return [try relax!.explain(input, model: model, target: relaxEmbedding ?? nodes.first)]
         case .gradient:
             return [try InputGradient(target: target).explain(input, model: model, target: nil)]
         case .gradcam, .gradcamPlusPlus, .hirescam, .xgradcam, .layercam:

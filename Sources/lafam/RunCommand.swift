@@ -9,7 +9,7 @@ struct RunCommand: ParsableCommand {
         abstract: "Explain images (or preprocessed .npy batches): write saliency maps over the photos.")
 
     enum Method: String, ExpressibleByArgument, CaseIterable {
-        case lafam, gradcam, gradcamPlusPlus = "gradcam++", hirescam, xgradcam, layercam, eigencam, gradient
+        case lafam, gradcam, gradcamPlusPlus = "gradcam++", hirescam, xgradcam, layercam, eigencam, gradient, relax
     }
     enum Target: String, ExpressibleByArgument, CaseIterable { case logit, probability }
 
@@ -38,6 +38,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("class"), help: "Class to explain for gradient methods: an index or a class name (default: the top class).")
     var targetClass: String?
     @Option(help: "What gradient methods differentiate: logit or probability (softmax).") var target: Target = .logit
+    @OptionGroup(title: "RELAX") var relax: RELAXOptions
     @Option(help: "Post-processing of gradient-method and EigenCAM maps: paper (min-max, --upsampling) or pytorch-grad-cam (min-max, bilinear, min-max).")
     var postprocess: String = Postprocessing.paper.rawValue
     @OptionGroup var execution: ExecutionOptions
@@ -60,7 +61,8 @@ struct RunCommand: ParsableCommand {
             let classes = try targetClass.map { [try resolveClass($0, model: m)] }
             let gradientTarget: GradientTarget = target == .logit ? .logit(classes: classes) : .probability(classes: classes)
             let explainer = MultiNodeExplainer(method: method, lafam: LaFAM(reduction: reduction, upsampling: upsampling),
-                                               target: gradientTarget, postprocessing: postprocessing, upsampling: upsampling)
+                                               target: gradientTarget, postprocessing: postprocessing, upsampling: upsampling,
+                                               relax: method == .relax ? try relax.explainer() : nil, relaxEmbedding: relax.embedding)
             let files = inputs.isEmpty ? Bundled.samplePhotos : inputs
             guard !files.isEmpty else { throw CLIError("no inputs given and no bundled sample photos found") }
             for n in node { _ = try m.graph.resolveTensor(n) }
@@ -158,17 +160,16 @@ struct RunCommand: ParsableCommand {
              npy: npy ? try folder.file(item.base + ".npy") : nil,
              raw: npy && item.raw != nil ? try folder.file(item.base + ".raw.npy") : nil)
         }
+        // Further maps (RELAX's uncertainty and U-RELAX) are written as arrays beside the map.
+        let extraNames = ["uncertainty": "\(job.stem).\(method)-uncertainty.npy", "urelax": "\(job.stem).u\(method).npy"]
+        let extraPaths = npy ? try explanations[0].extras.keys.sorted().map { ($0, try folder.file(extraNames[$0] ?? "\(job.stem).\(method).\($0).npy")) } : []
         var written: [String] = []
         for (item, path) in zip(items, paths) {
-            let (b, h, w) = (item.maps.shape[0], item.maps.shape[1], item.maps.shape[2])
-            let picture: RGBImage
-            if let photo = job.photo {
-                picture = try overlay(map: item.maps.floats, mapWidth: w, mapHeight: h, on: photo, colormap: colormap, alpha: alpha)
-            } else {
-                let maps = item.maps.floats
-                picture = try sideBySide((0..<b).map { i in
-                    try colorize(map: Array(maps[(i * h * w)..<((i + 1) * h * w)]), width: w, height: h, colormap: colormap)
-                }, spacing: 4)
+            let (h, w) = (item.maps.shape[1], item.maps.shape[2])
+            var picture = try render(item.maps, photo: job.photo, colormap: colormap)
+            if let uncertainty = explanations[0].extras["uncertainty"], items.count == 1 {
+                // RELAX: the uncertainty (min-max normalised) beside the importance.
+                picture = sideBySide([picture, try render(SaliencyMaps.minMaxNormalize(uncertainty), photo: job.photo, colormap: colormap)], spacing: 8)
             }
             try ImageIO.write(picture, to: path.png)
             written.append(path.png)
@@ -182,9 +183,24 @@ struct RunCommand: ParsableCommand {
                 written.append(p)
             }
         }
+        for (name, path) in extraPaths {
+            let extra = explanations[0].extras[name]!
+            try (job.photo == nil ? extra : extra.reshaped(Array(extra.shape.dropFirst()))).npy.write(to: path)
+            written.append(path)
+        }
         let targets = explanations.map(\.targetTensor).joined(separator: ", ")
         let explained = explanations[0].classes.map { "; class " + $0.map(String.init).joined(separator: ",") } ?? ""
         print("\(job.path): \(method) at \(targets)\(explained) → " + written.joined(separator: ", "))
+    }
+
+    /// B×H×W maps as a picture: blended over the photo, or (for .npy inputs) colorised side by side.
+    private func render(_ maps: Tensor, photo: RGBImage?, colormap: Colormap) throws -> RGBImage {
+        let (b, h, w) = (maps.shape[0], maps.shape[1], maps.shape[2])
+        let values = maps.floats
+        if let photo { return try overlay(map: values, mapWidth: w, mapHeight: h, on: photo, colormap: colormap, alpha: alpha) }
+        return sideBySide(try (0..<b).map { i in
+            try colorize(map: Array(values[(i * h * w)..<((i + 1) * h * w)]), width: w, height: h, colormap: colormap)
+        }, spacing: 4)
     }
 
     /// A class index or an exact class name from the model's metadata.

@@ -25,4 +25,14 @@ extension Model {
         }
         return g.values.indices.last(where: isSpatialMap)
     }
+
+    /// The embedding a label-free method compares when none is named: the output of the global
+    /// pooling that the default target feeds (the pooled feature vector), else the default target.
+    public var defaultEmbedding: Int? {
+        guard let target = defaultTarget else { return nil }
+        for node in graph.nodes where node.inputs.first == target {
+            if ["GlobalAveragePool", "GlobalMaxPool", "ReduceMean"].contains(node.opType) { return node.outputs[0] }
+        }
+        return target
+    }
 }

@@ -22,14 +22,18 @@ public struct Explanation: Sendable {
     public let outputs: [String: Tensor]
     /// The class explained per image, for class-targeted methods.
     public let classes: [Int]?
+    /// Further B×H×W maps a method produces (RELAX: `uncertainty`, `urelax`), by name.
+    public let extras: [String: Tensor]
 
-    public init(method: String, targetTensor: String, raw: Tensor, maps: Tensor, outputs: [String: Tensor], classes: [Int]? = nil) {
+    public init(method: String, targetTensor: String, raw: Tensor, maps: Tensor, outputs: [String: Tensor],
+                classes: [Int]? = nil, extras: [String: Tensor] = [:]) {
         self.method = method
         self.targetTensor = targetTensor
         self.raw = raw
         self.maps = maps
         self.outputs = outputs
         self.classes = classes
+        self.extras = extras
     }
 }
 

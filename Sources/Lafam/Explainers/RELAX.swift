@@ -1,0 +1,205 @@
+import Foundation
+
+/// RELAX (Wickstrøm et al.): label-free occlusion saliency with uncertainty. Random masks
+/// multiply the (preprocessed) input; each masked input's embedding is compared with the
+/// unmasked one (cosine similarity s, or −‖e − e₀‖). Per pixel, with weights m (the masks):
+///   importance  R = Σ m·s / Σ m
+///   uncertainty U = Σ m·(s − R)² / Σ m
+///   U-RELAX       = R where U ≤ median(U), else 0.
+/// (relax-xai keeps U as the running sum Σ m·(s − R)², without dividing by Σ m.)
+public struct RELAX: Explainer {
+    public enum MaskMode: String, Sendable, CaseIterable {
+        /// relax-xai's generator: a cells×cells Bernoulli(keep) grid, bilinear upsampling to the
+        /// input size (align_corners = false), reflect padding of cells/2 px, a random shift of
+        /// 0..cells−1 px in each direction (a crop back to the input size).
+        case wickstrom
+        /// The LaFAM paper's variant: hard cells×cells Bernoulli(keep) grids upsampled nearest, no shift.
+        case lafamPaper = "lafam-paper"
+    }
+
+    public enum Similarity: String, Sendable, CaseIterable {
+        case cosine
+        /// Negative Euclidean distance between the embeddings.
+        case euclidean
+    }
+
+    public var mode: MaskMode
+    public var masks: Int
+    public var batchSize: Int
+    public var cells: Int
+    public var keepProbability: Float
+    public var seed: UInt64
+    public var similarity: Similarity
+    /// Masks to replay instead of generating them: N×H×W float32 (one mask per row).
+    public var maskFile: Tensor?
+    /// Called after each batch with (masks done, masks in all) for every image.
+    public var progress: ((Int, Int) -> Void)?
+
+    public init(mode: MaskMode = .wickstrom, masks: Int? = nil, batchSize: Int = 100, cells: Int = 7,
+                keepProbability: Float = 0.5, seed: UInt64 = 0, similarity: Similarity = .cosine,
+                maskFile: Tensor? = nil, progress: ((Int, Int) -> Void)? = nil) {
+        self.mode = mode
+        self.masks = masks ?? (mode == .wickstrom ? 3000 : 2048)
+        self.batchSize = batchSize
+        self.cells = cells
+        self.keepProbability = keepProbability
+        self.seed = seed
+        self.similarity = similarity
+        self.maskFile = maskFile
+        self.progress = progress
+    }
+
+    public var name: String { "relax" }
+
+    /// - Parameter target: the embedding tensor (node, tensor or abbreviation); nil for
+    ///   `Model.defaultEmbedding`.
+    public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
+        guard masks >= 1, batchSize >= 1, cells >= 1, (0...1).contains(keepProbability) else {
+            throw LafamError.invalidArgument("RELAX needs masks ≥ 1, batch size ≥ 1, cells ≥ 1 and a keep probability in [0, 1]")
+        }
+        let embedding: String
+        if let target {
+            embedding = model.graph.values[try model.graph.resolveTensor(target)].name
+        } else {
+            guard let e = model.defaultEmbedding else { throw LafamError.invalidArgument("the model has no pooled embedding; name one with --embedding") }
+            embedding = model.graph.values[e].name
+        }
+        let size = try inputSize(input, model: model)
+        let layout = ImageLayout.detect(model.inputs[0].shape)
+        let plane = size.height * size.width
+        if let maskFile {
+            guard maskFile.rank == 3, maskFile.shape[1] == size.height, maskFile.shape[2] == size.width, maskFile.dtype == .float32 else {
+                throw LafamError.invalidArgument("the mask file must hold float32 N×\(size.height)×\(size.width) masks, got \(maskFile.dtype) \(maskFile.shape)")
+            }
+        }
+        let total = maskFile?.shape[0] ?? masks
+        let images = input.shape[0]
+        let perImage = input.count / images
+        let unmasked = try model.run(input, taps: [embedding])
+        let reference = unmasked.taps[embedding]!
+        let width = reference.count / images
+        var importance = [Float](), uncertainty = [Float](), urelax = [Float]()
+        for b in 0..<images {
+            let x = Array(input.floats[(b * perImage)..<((b + 1) * perImage)])
+            let e0 = Array(reference.floats[(b * width)..<((b + 1) * width)])
+            var generator = MaskGenerator(mode: mode, cells: cells, keep: keepProbability, height: size.height, width: size.width, seed: seed)
+            var s0 = [Double](repeating: 0, count: plane), s1 = s0, s2 = s0
+            var done = 0
+            while done < total {
+                let count = min(batchSize, total - done)
+                let batchMasks: [Float] = maskFile.map { Array($0.floats[(done * plane)..<((done + count) * plane)]) }
+                    ?? (0..<count).flatMap { _ in generator.next() }
+                let masked = apply(batchMasks, count: count, to: x, plane: plane, layout: layout)
+                let shape = [count] + Array(input.shape.dropFirst())
+                let e = try model.run(Tensor(shape: shape, floats: masked), taps: [embedding]).taps[embedding]!.floats
+                for j in 0..<count {
+                    let s = score(Array(e[(j * width)..<((j + 1) * width)]), e0)
+                    let m = batchMasks[(j * plane)..<((j + 1) * plane)]
+                    var i = 0
+                    for w in m {
+                        let wd = Double(w)
+                        s0[i] += wd; s1[i] += wd * s; s2[i] += wd * s * s
+                        i += 1
+                    }
+                }
+                done += count
+                progress?(done + b * total, total * images)
+            }
+            let r = (0..<plane).map { s0[$0] > 0 ? s1[$0] / s0[$0] : 0 }
+            let u = (0..<plane).map { s0[$0] > 0 ? max(0, s2[$0] / s0[$0] - r[$0] * r[$0]) : 0 }
+            let median = u.sorted()[plane / 2 - (plane % 2 == 0 ? 1 : 0)] // lower median, as torch.median
+            importance += r.map(Float.init)
+            uncertainty += u.map(Float.init)
+            urelax += zip(r, u).map { $1 <= median ? Float($0) : 0 }
+        }
+        let shape = [images, size.height, size.width]
+        let raw = Tensor(shape: shape, floats: importance)
+        return Explanation(method: name, targetTensor: embedding, raw: raw, maps: SaliencyMaps.minMaxNormalize(raw),
+                           outputs: unmasked.outputs,
+                           extras: ["uncertainty": Tensor(shape: shape, floats: uncertainty), "urelax": Tensor(shape: shape, floats: urelax)])
+    }
+
+    /// `count` copies of the image x, each multiplied by its mask (broadcast over channels).
+    private func apply(_ masks: [Float], count: Int, to x: [Float], plane: Int, layout: ImageLayout) -> [Float] {
+        let channels = x.count / plane
+        var out = [Float](repeating: 0, count: count * x.count)
+        for j in 0..<count {
+            for c in 0..<channels {
+                for i in 0..<plane {
+                    let index = layout == .nchw ? c * plane + i : i * channels + c
+                    out[j * x.count + index] = x[index] * masks[j * plane + i]
+                }
+            }
+        }
+        return out
+    }
+
+    private func score(_ e: [Float], _ e0: [Float]) -> Double {
+        switch similarity {
+        case .cosine:
+            var dot = 0.0, a = 0.0, b = 0.0
+            for (p, q) in zip(e, e0) { dot += Double(p) * Double(q); a += Double(p) * Double(p); b += Double(q) * Double(q) }
+            return dot / max(a.squareRoot() * b.squareRoot(), 1e-8)
+        case .euclidean:
+            return -zip(e, e0).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+        }
+    }
+}
+
+/// Deterministic mask source: a SplitMix64 stream drawn in a fixed order on one thread, so the
+/// masks depend on the seed only (not on batch size or thread count).
+struct MaskGenerator {
+    let mode: RELAX.MaskMode
+    let cells: Int
+    let keep: Float
+    let height: Int, width: Int
+    var state: UInt64
+
+    init(mode: RELAX.MaskMode, cells: Int, keep: Float, height: Int, width: Int, seed: UInt64) {
+        (self.mode, self.cells, self.keep, self.height, self.width) = (mode, cells, keep, height, width)
+        state = seed &+ 0x5EED
+    }
+
+    mutating func nextRandom() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1) with 24 bits, like a float32 draw.
+    mutating func uniform() -> Float { Float(nextRandom() >> 40) / Float(1 << 24) }
+
+    /// The next mask, height × width values in [0, 1].
+    mutating func next() -> [Float] {
+        let grid = Tensor(shape: [1, cells, cells], floats: (0..<(cells * cells)).map { _ in uniform() < keep ? 1 : 0 })
+        switch mode {
+        case .lafamPaper:
+            return SaliencyMaps.upsample(grid, height: height, width: width, mode: .nearest).floats
+        case .wickstrom:
+            let smooth = SaliencyMaps.upsample(grid, height: height, width: width, mode: .bilinear).floats
+            let pad = cells / 2
+            let shiftRows = Int(nextRandom() % UInt64(cells)), shiftCols = Int(nextRandom() % UInt64(cells))
+            return reflectCrop(smooth, pad: pad, top: shiftRows, left: shiftCols)
+        }
+    }
+
+    /// The height × width window at (top, left) of the mask reflect-padded by `pad` px
+    /// (PyTorch's 'reflect': the edge row is not repeated).
+    func reflectCrop(_ m: [Float], pad: Int, top: Int, left: Int) -> [Float] {
+        func reflect(_ i: Int, _ n: Int) -> Int {
+            guard n > 1 else { return 0 }
+            var j = i
+            let period = 2 * (n - 1)
+            j = ((j % period) + period) % period
+            return j < n ? j : period - j
+        }
+        var out = [Float](repeating: 0, count: height * width)
+        for y in 0..<height {
+            let sy = reflect(y + top - pad, height)
+            for x in 0..<width { out[y * width + x] = m[sy * width + reflect(x + left - pad, width)] }
+        }
+        return out
+    }
+}
