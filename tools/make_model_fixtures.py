@@ -385,6 +385,33 @@ def invalid_models():
                   f"(onnxruntime: `{err}`)"))
 
 
+def relax_region():
+    """An 'embedding' that sees only rows/cols 8..15 of a 32x32 image: RELAX's true importance."""
+    stem = "relax_region"
+    nodes = [
+        helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["region"], name="crop"),
+        helper.make_node("ReduceMean", ["region"], ["pooled"], name="pool", axes=[2, 3], keepdims=0),
+        helper.make_node("Add", ["pooled", "offset"], ["embedding"], name="offset"),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([8, 8], np.int64), "starts"),
+        numpy_helper.from_array(np.array([16, 16], np.int64), "ends"),
+        numpy_helper.from_array(np.array([2, 3], np.int64), "axes"),
+        numpy_helper.from_array(np.array([0.5, -0.25, 0.75], np.float32), "offset"),
+    ]
+    graph = helper.make_graph(nodes, stem, [tensor_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
+                              [tensor_info("embedding", TensorProto.FLOAT, ["N", 3])], initializer=inits)
+    model = model_from(graph)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, path(f"{stem}.onnx"))
+    INDEX.append((
+        f"`{stem}.onnx`",
+        "Input x [N,3,32,32]; embedding = mean of x over rows and columns 8..15 (Slice + ReduceMean) + a constant "
+        "offset [0.5,-0.25,0.75], so masking changes its direction. No reference arrays.",
+        "RELAX on any image must localise the 8x8 region: importance inside it exceeds importance outside.",
+    ))
+
+
 def main():
     if os.path.isdir(OUT_DIR):
         shutil.rmtree(OUT_DIR)
@@ -395,6 +422,7 @@ def main():
     external_bad_location("external_dotdot", "../secret.bin", "escapes the model's folder")
     constant_weights()
     typed_data()
+    relax_region()
     ort.set_default_logger_severity(4)  # the invalid models below make onnxruntime log errors
     invalid_models()
 

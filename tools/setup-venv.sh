@@ -51,6 +51,9 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check --quiet)
 # pytorch-grad-cam, the reference for tools/make_gradcam_fixtures.py; keeps Debian's torch and numpy 1.24.2.
 "${pip[@]}" grad-cam==1.5.7 numpy==1.24.2 opencv-python-headless==4.11.0.86 scikit-learn==1.9.1
 
+# relax-xai, the RELAX reference for tools/make_relax_fixtures.py (no dependencies of its own).
+"${pip[@]}" relax-xai==0.0.5 numpy==1.24.2
+
 "$venv/bin/python" - <<'EOF'
 import numpy, PIL, onnx, onnxruntime, torch, torchvision, skimage
 print("venv ready: numpy", numpy.__version__, "| pillow", PIL.__version__, "| onnx", onnx.__version__,

@@ -83,7 +83,7 @@ public struct RELAX: Explainer {
             let x = Array(input.floats[(b * perImage)..<((b + 1) * perImage)])
             let e0 = Array(reference.floats[(b * width)..<((b + 1) * width)])
             var generator = MaskGenerator(mode: mode, cells: cells, keep: keepProbability, height: size.height, width: size.width, seed: seed)
-            var s0 = [Double](repeating: 0, count: plane), s1 = s0, s2 = s0
+            var estimator = RELAXEstimator(pixels: plane)
             var done = 0
             while done < total {
                 let count = min(batchSize, total - done)
@@ -93,24 +93,14 @@ public struct RELAX: Explainer {
                 let shape = [count] + Array(input.shape.dropFirst())
                 let e = try model.run(Tensor(shape: shape, floats: masked), taps: [embedding]).taps[embedding]!.floats
                 for j in 0..<count {
-                    let s = score(Array(e[(j * width)..<((j + 1) * width)]), e0)
-                    let m = batchMasks[(j * plane)..<((j + 1) * plane)]
-                    var i = 0
-                    for w in m {
-                        let wd = Double(w)
-                        s0[i] += wd; s1[i] += wd * s; s2[i] += wd * s * s
-                        i += 1
-                    }
+                    estimator.add(mask: batchMasks[(j * plane)..<((j + 1) * plane)], similarity: score(Array(e[(j * width)..<((j + 1) * width)]), e0))
                 }
                 done += count
                 progress?(done + b * total, total * images)
             }
-            let r = (0..<plane).map { s0[$0] > 0 ? s1[$0] / s0[$0] : 0 }
-            let u = (0..<plane).map { s0[$0] > 0 ? max(0, s2[$0] / s0[$0] - r[$0] * r[$0]) : 0 }
-            let median = u.sorted()[plane / 2 - (plane % 2 == 0 ? 1 : 0)] // lower median, as torch.median
-            importance += r.map(Float.init)
-            uncertainty += u.map(Float.init)
-            urelax += zip(r, u).map { $1 <= median ? Float($0) : 0 }
+            importance += estimator.importance
+            uncertainty += estimator.uncertainty
+            urelax += estimator.uRELAX
         }
         let shape = [images, size.height, size.width]
         let raw = Tensor(shape: shape, floats: importance)
@@ -146,9 +136,55 @@ public struct RELAX: Explainer {
     }
 }
 
+/// RELAX's per-pixel estimators, accumulated mask by mask in float64:
+/// R = Σ m·s / Σ m, U = Σ m·(s − R)² / Σ m = Σ m·s² / Σ m − R², U-RELAX = R where U ≤ median(U).
+public struct RELAXEstimator: Sendable {
+    private var weight: [Double], weighted: [Double], weightedSquares: [Double]
+
+    public init(pixels: Int) {
+        weight = [Double](repeating: 0, count: pixels)
+        weighted = weight
+        weightedSquares = weight
+    }
+
+    /// Adds one mask (one weight per pixel) with the similarity its masked input scored.
+    public mutating func add<M: Collection>(mask: M, similarity s: Double) where M.Element == Float {
+        var i = 0
+        for w in mask {
+            let m = Double(w)
+            weight[i] += m
+            weighted[i] += m * s
+            weightedSquares[i] += m * s * s
+            i += 1
+        }
+    }
+
+    /// The summed weights Σ m per pixel.
+    public var weights: [Float] { weight.map(Float.init) }
+
+    public var importance: [Float] { importanceValues.map(Float.init) }
+
+    public var uncertainty: [Float] { uncertaintyValues.map(Float.init) }
+
+    /// Importance where the uncertainty is at most its lower median (as torch.median), else 0.
+    public var uRELAX: [Float] {
+        let u = uncertaintyValues
+        guard !u.isEmpty else { return [] }
+        let median = u.sorted()[(u.count - 1) / 2]
+        return zip(importanceValues, u).map { $1 <= median ? Float($0) : 0 }
+    }
+
+    private var importanceValues: [Double] { weight.indices.map { weight[$0] > 0 ? weighted[$0] / weight[$0] : 0 } }
+
+    private var uncertaintyValues: [Double] {
+        let r = importanceValues
+        return weight.indices.map { weight[$0] > 0 ? max(0, weightedSquares[$0] / weight[$0] - r[$0] * r[$0]) : 0 }
+    }
+}
+
 /// Deterministic mask source: a SplitMix64 stream drawn in a fixed order on one thread, so the
 /// masks depend on the seed only (not on batch size or thread count).
-struct MaskGenerator {
+public struct MaskGenerator {
     let mode: RELAX.MaskMode
     let cells: Int
     let keep: Float
@@ -157,7 +193,9 @@ struct MaskGenerator {
 
     init(mode: RELAX.MaskMode, cells: Int, keep: Float, height: Int, width: Int, seed: UInt64) {
         (self.mode, self.cells, self.keep, self.height, self.width) = (mode, cells, keep, height, width)
-        state = seed &+ 0x5EED
+        // Start at a position scrambled from the seed, so that nearby seeds give unrelated streams.
+        state = seed
+        state = nextRandom()
     }
 
     mutating func nextRandom() -> UInt64 {
@@ -178,16 +216,22 @@ struct MaskGenerator {
         case .lafamPaper:
             return SaliencyMaps.upsample(grid, height: height, width: width, mode: .nearest).floats
         case .wickstrom:
-            let smooth = SaliencyMaps.upsample(grid, height: height, width: width, mode: .bilinear).floats
-            let pad = cells / 2
             let shiftRows = Int(nextRandom() % UInt64(cells)), shiftCols = Int(nextRandom() % UInt64(cells))
-            return reflectCrop(smooth, pad: pad, top: shiftRows, left: shiftCols)
+            return MaskGenerator.smoothMask(grid: grid, height: height, width: width, top: shiftRows, left: shiftCols)
         }
+    }
+
+    /// relax-xai's mask from a 1×cells×cells grid: bilinear upsampling to height × width
+    /// (align_corners = false), reflect padding of cells/2 px, then the height × width window
+    /// at (top, left), each in 0..<cells.
+    public static func smoothMask(grid: Tensor, height: Int, width: Int, top: Int, left: Int) -> [Float] {
+        let smooth = SaliencyMaps.upsample(grid, height: height, width: width, mode: .bilinear).floats
+        return reflectCrop(smooth, height: height, width: width, pad: grid.shape[1] / 2, top: top, left: left)
     }
 
     /// The height × width window at (top, left) of the mask reflect-padded by `pad` px
     /// (PyTorch's 'reflect': the edge row is not repeated).
-    func reflectCrop(_ m: [Float], pad: Int, top: Int, left: Int) -> [Float] {
+    static func reflectCrop(_ m: [Float], height: Int, width: Int, pad: Int, top: Int, left: Int) -> [Float] {
         func reflect(_ i: Int, _ n: Int) -> Int {
             guard n > 1 else { return 0 }
             var j = i
