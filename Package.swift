@@ -5,7 +5,7 @@ let package = Package(
     name: "lafam",
     products: [
         // The interpreter, the explainers and the imaging helpers, for other Swift programs.
-        .library(name: "Lafam", targets: ["Lafam", "LafamImaging"]),
+        .library(name: "Lafam", targets: ["Lafam", "LafamImaging", "LafamEvaluation"]),
         .executable(name: "lafam", targets: ["lafam"]),
     ],
     dependencies: [
@@ -31,12 +31,14 @@ let package = Package(
         .target(name: "Lafam", dependencies: ["CONNXProto", "COpenBLAS"], path: "Sources/Lafam"),
         // Image decoding/encoding, preprocessing, colormaps and .npy files.
         .target(name: "LafamImaging", dependencies: ["CImageCodecs"], path: "Sources/LafamImaging"),
+        // Evaluation over annotated images: datasets, metric runs, results files and summaries.
+        .target(name: "LafamEvaluation", dependencies: ["Lafam", "LafamImaging"], path: "Sources/LafamEvaluation"),
         .executableTarget(
             name: "lafam",
-            dependencies: ["Lafam", "LafamImaging", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Lafam", "LafamImaging", "LafamEvaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/lafam"
         ),
-        .testTarget(name: "LafamTests", dependencies: ["Lafam", "LafamImaging"], path: "Tests/LafamTests"),
+        .testTarget(name: "LafamTests", dependencies: ["Lafam", "LafamImaging", "LafamEvaluation"], path: "Tests/LafamTests"),
         // ONNX's own backend node tests from Debian's libonnx-testdata (see SPEC.md §8).
         .testTarget(name: "ConformanceTests", dependencies: ["Lafam"], path: "Tests/ConformanceTests"),
         .testTarget(name: "LafamImagingTests", dependencies: ["LafamImaging"], path: "Tests/LafamImagingTests"),

@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Also print the time per op type (median over the runs).") var profile = false
     @Option(help: "Also time this saliency method end to end (model loaded) and report it as a multiple of the forward pass.")
-    var method: RunCommand.Method?
+    var method: SaliencyMethod.Name?
     @Option(help: "Masks for --method relax.") var relaxMasks = 200
     @Option(help: "Mask batch for --method relax.") var relaxBatch = 100
     @OptionGroup var execution: ExecutionOptions
@@ -36,8 +36,7 @@ struct BenchCommand: ParsableCommand {
             let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.nextNormal() })
             let times = try timed { _ = try m.run(x) }
             let explainer = method.map {
-                MultiNodeExplainer(method: $0, lafam: LaFAM(), target: .logit(classes: nil), postprocessing: .paper, upsampling: .nearest,
-                                   relax: $0 == .relax ? RELAX(masks: relaxMasks, batchSize: relaxBatch) : nil)
+                SaliencyMethod($0, relax: RELAX(masks: relaxMasks, batchSize: relaxBatch))
             }
             let methodTimes = try explainer.map { e in try timed { _ = try e.explain(x, model: m, nodes: []) } }
             var perOp: [String: [Double]] = [:]

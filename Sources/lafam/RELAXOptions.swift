@@ -37,7 +37,7 @@ struct RELAXOptions: ParsableArguments {
 
 /// A one-line progress bar on stderr (count, rate, time left), drawn only when stderr is a terminal.
 enum ProgressBar {
-    static func onTerminal(label: String) -> ((Int, Int) -> Void)? {
+    static func onTerminal(label: String, unit: String = "masks") -> ((Int, Int) -> Void)? {
         guard isatty(STDERR_FILENO) != 0 else { return nil }
         let start = Date()
         return { done, total in
@@ -46,7 +46,7 @@ enum ProgressBar {
             let left = rate > 0 ? Double(total - done) / rate : 0
             let width = 30, filled = total > 0 ? width * done / total : width
             let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-            let line = String(format: "\r%@ [%@] %d/%d masks  %.0f/s  %.0f s left", label, bar, done, total, rate, left)
+            let line = String(format: "\r%@ [%@] %d/%d %@  %.1f/s  %.0f s left", label, bar, done, total, unit, rate, left)
             FileHandle.standardError.write(Data((line + (done >= total ? "\n" : "")).utf8))
         }
     }

@@ -3,20 +3,19 @@ import Foundation
 import Lafam
 import LafamImaging
 
+extension SaliencyMethod.Name: ExpressibleByArgument {}
+
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Explain images (or preprocessed .npy batches): write saliency maps over the photos.")
 
-    enum Method: String, ExpressibleByArgument, CaseIterable {
-        case lafam, gradcam, gradcamPlusPlus = "gradcam++", hirescam, xgradcam, layercam, eigencam, gradient, relax
-    }
     enum Target: String, ExpressibleByArgument, CaseIterable { case logit, probability }
 
     @Option(help: "ONNX model (default: the bundled MobileNetV2).") var model: String?
     @Option(help: "Node name, tensor name or abbreviation such as /layer4/conv3 (default: the last feature map before global pooling). Repeat for one map per node plus their mean.")
     var node: [String] = []
-    @Option(help: "Saliency method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")).") var method: Method = .lafam
+    @Option(help: "Saliency method: \(SaliencyMethod.Name.allCases.map(\.rawValue).joined(separator: ", ")).") var method: SaliencyMethod.Name = .lafam
     @Option(help: "Output folder (created if missing).") var output = "lafam-output"
     @Flag(help: "Also write <stem>.<method>.npy (map at input size, [0,1]) and <stem>.<method>.raw.npy (layer resolution).")
     var npy = false
@@ -60,9 +59,9 @@ struct RunCommand: ParsableCommand {
             }
             let classes = try targetClass.map { [try resolveClass($0, model: m)] }
             let gradientTarget: GradientTarget = target == .logit ? .logit(classes: classes) : .probability(classes: classes)
-            let explainer = MultiNodeExplainer(method: method, lafam: LaFAM(reduction: reduction, upsampling: upsampling),
-                                               target: gradientTarget, postprocessing: postprocessing, upsampling: upsampling,
-                                               relax: method == .relax ? try relax.explainer() : nil, relaxEmbedding: relax.embedding)
+            let explainer = SaliencyMethod(method, lafam: LaFAM(reduction: reduction, upsampling: upsampling), target: gradientTarget,
+                                           postprocessing: postprocessing, upsampling: upsampling,
+                                           relax: method == .relax ? try relax.explainer() : RELAX(), relaxEmbedding: relax.embedding)
             let files = inputs.isEmpty ? Bundled.samplePhotos : inputs
             guard !files.isEmpty else { throw CLIError("no inputs given and no bundled sample photos found") }
             for n in node { _ = try m.graph.resolveTensor(n) }

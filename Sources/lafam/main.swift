@@ -8,7 +8,7 @@ struct LafamCLI: ParsableCommand {
         commandName: "lafam",
         abstract: "Saliency maps (LaFAM) for any ONNX CNN, with a Swift interpreter and activation taps.",
         version: "lafam 0.1.0 (OpenBLAS core \(BLASInfo.coreName))",
-        subcommands: [InspectCommand.self, RunCommand.self, TapsCommand.self, BenchCommand.self]
+        subcommands: [InspectCommand.self, RunCommand.self, TapsCommand.self, BenchCommand.self, EvalCommand.self]
     )
 }
 

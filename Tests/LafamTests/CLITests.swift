@@ -4,45 +4,7 @@ import LafamImaging
 import XCTest
 
 /// The `lafam` executable end to end: the command-line contract and its error paths.
-final class CLITests: XCTestCase {
-    struct Outcome { let status: Int32; let stdout: String; let stderr: String }
-
-    /// The `lafam` built beside the test bundle (the bundle is a file or a folder per platform).
-    static var binary: String {
-        let bundle = Bundle(for: CLITests.self).bundleURL
-        let candidates = [bundle.appendingPathComponent("lafam"), bundle.deletingLastPathComponent().appendingPathComponent("lafam")]
-        return (candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]).path
-    }
-
-    func lafam(_ args: [String]) throws -> Outcome {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Outcome(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func temporaryFolder() throws -> String {
-        let dir = NSTemporaryDirectory() + "lafam-cli-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
-    /// Fails unless the command exits non-zero with one line on stderr containing `fragments`.
-    func expectFailure(_ args: [String], _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try lafam(args)
-        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
-        let lines = r.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
-        for f in fragments { XCTAssertTrue(r.stderr.contains(f), "stderr '\(r.stderr)' lacks '\(f)'", file: file, line: line) }
-    }
-
+final class CLITests: CLITestCase {
     func testInspectJSON() throws {
         let r = try lafam(["inspect", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)

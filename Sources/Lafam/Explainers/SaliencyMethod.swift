@@ -1,31 +1,47 @@
-import Lafam
+/// A saliency method chosen by name with its options, over one or more target nodes: what the
+/// CLI's `run`, `bench` and `eval` commands explain with.
+public struct SaliencyMethod: Sendable {
+    public enum Name: String, Sendable, CaseIterable {
+        case lafam, gradcam, gradcamPlusPlus = "gradcam++", hirescam, xgradcam, layercam, eigencam, gradient, relax
+    }
 
-/// The explainer chosen on the command line, over one or more target nodes.
-struct MultiNodeExplainer {
-    let method: RunCommand.Method
-    let lafam: LaFAM
-    let target: GradientTarget
-    let postprocessing: Postprocessing
-    let upsampling: SaliencyMaps.Upsampling
-    let relax: RELAX?
-    var relaxEmbedding: String? = nil
+    public var name: Name
+    public var lafam: LaFAM
+    public var target: GradientTarget
+    public var postprocessing: Postprocessing
+    public var upsampling: SaliencyMaps.Upsampling
+    public var relax: RELAX
+    /// RELAX's embedding tensor (nil: the model's default embedding).
+    public var relaxEmbedding: String?
 
-    /// One explanation per node (the default target when `nodes` is empty).
-    func explain(_ input: Tensor, model: Model, nodes: [String]) throws -> [Explanation] {
+    public init(_ name: Name, lafam: LaFAM = LaFAM(), target: GradientTarget = .logit(classes: nil),
+                postprocessing: Postprocessing = .paper, upsampling: SaliencyMaps.Upsampling = .nearest,
+                relax: RELAX = RELAX(), relaxEmbedding: String? = nil) {
+        self.name = name
+        self.lafam = lafam
+        self.target = target
+        self.postprocessing = postprocessing
+        self.upsampling = upsampling
+        self.relax = relax
+        self.relaxEmbedding = relaxEmbedding
+    }
+
+    /// One explanation per node (the default target when `nodes` is empty); `gradient` and
+    /// `relax` explain the input and an embedding, so they give one explanation.
+    public func explain(_ input: Tensor, model: Model, nodes: [String]) throws -> [Explanation] {
         let targets: [String?] = nodes.isEmpty ? [nil] : nodes
-        switch method {
+        switch name {
         case .lafam:
             return try targets.map { try lafam.explain(input, model: model, target: $0) }
         case .eigencam:
             let e = EigenCAM(postprocessing: postprocessing, upsampling: upsampling)
             return try targets.map { try e.explain(input, model: model, target: $0) }
-        case .relax:
-            // RELAX explains an embedding, not a layer: --embedding (or a single --node) names it.
-            return [try relax!.explain(input, model: model, target: relaxEmbedding ?? nodes.first)]
         case .gradient:
             return [try InputGradient(target: target).explain(input, model: model, target: nil)]
+        case .relax:
+            return [try relax.explain(input, model: model, target: relaxEmbedding ?? nodes.first)]
         case .gradcam, .gradcamPlusPlus, .hirescam, .xgradcam, .layercam:
-            let variant = GradCAM.Variant(rawValue: method.rawValue)!
+            let variant = GradCAM.Variant(rawValue: name.rawValue)!
             // All layers from one forward and one backward pass.
             return try GradCAM(variant, target: target, postprocessing: postprocessing, upsampling: upsampling)
                 .explain(input, model: model, targets: targets)
