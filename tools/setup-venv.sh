@@ -61,6 +61,10 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check --quiet)
 # relax-xai, the RELAX reference for tools/make_relax_fixtures.py (no dependencies of its own).
 "${pip[@]}" relax-xai==0.0.5 numpy==1.24.2
 
+# Quantus, the metric reference for tools/make_metric_fixtures.py; without its declared extras
+# (a second OpenCV, TensorFlow helpers) — everything it imports is already here.
+"${pip[@]}" --no-deps quantus==0.6.0
+
 "$venv/bin/python" - <<'EOF'
 import numpy, PIL, onnx, onnxruntime, torch, torchvision, skimage
 print("venv ready: numpy", numpy.__version__, "| pillow", PIL.__version__, "| onnx", onnx.__version__,

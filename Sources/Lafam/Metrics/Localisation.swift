@@ -3,7 +3,9 @@ import Foundation
 /// The localisation metrics of the LaFAM paper, as Quantus 0.6.0 defines them (defaults
 /// included), for one saliency map `a` and one binary object mask `s` of the same size.
 /// Quantus first divides `a` by max |a| (its default `normalise_by_max`); metrics whose Quantus
-/// default is `abs=True` take |a| first. An empty mask gives NaN.
+/// default is `abs=True` (AttributionLocalisation, Sparseness) then take |a|. Like Quantus,
+/// constant and all-negative maps are refused. An empty mask gives NaN for every mask metric
+/// (Quantus returns True for PointingGame there, a bug); a full mask gives NaN for AUC.
 public enum LocalisationMetrics {
     /// How equal values are ordered when a metric ranks pixels (TopK, RRA). Nearest-upsampled
     /// maps are full of ties, and Quantus's order (NumPy's unstable quicksort) is not defined.
@@ -22,7 +24,7 @@ public enum LocalisationMetrics {
         try validate(a, s)
         return [
             "pointing_game": pointingGame(a, mask: s),
-            "topk_intersection": topKIntersection(a, mask: s, k: k, ties: ties),
+            "topk_intersection": try topKIntersection(a, mask: s, k: k, ties: ties),
             "relevance_rank_accuracy": relevanceRankAccuracy(a, mask: s, ties: ties),
             "relevance_mass_accuracy": relevanceMassAccuracy(a, mask: s),
             "attribution_localisation": attributionLocalisation(a, mask: s),
@@ -40,6 +42,7 @@ public enum LocalisationMetrics {
             throw LafamError.invalidArgument("the saliency map is constant; localisation metrics are undefined for it")
         }
         guard a.allSatisfy(\.isFinite) else { throw LafamError.invalidArgument("the saliency map holds NaN or infinite values") }
+        guard hi >= 0 else { throw LafamError.invalidArgument("the saliency map is negative everywhere; localisation metrics need some positive relevance") }
     }
 
     /// a / max |a| (Quantus's `normalise_by_max`).
@@ -55,8 +58,11 @@ public enum LocalisationMetrics {
         return a.indices.contains { a[$0] == top && s[$0] } ? 1 : 0
     }
 
-    /// |top-k pixels ∩ mask| / k.
-    public static func topKIntersection(_ a: [Float], mask s: [Bool], k: Int, ties: TieRule) -> Double {
+    /// |top-k pixels ∩ mask| / k; k must be smaller than the number of pixels (as Quantus demands).
+    public static func topKIntersection(_ a: [Float], mask s: [Bool], k: Int, ties: TieRule) throws -> Double {
+        guard k >= 1, k < a.count else {
+            throw LafamError.invalidArgument("Top-K Intersection needs 1 ≤ k < \(a.count) (the number of pixels), got k = \(k)")
+        }
         guard s.contains(true) else { return .nan }
         let top = ranked(normalised(a), ties: ties).prefix(k)
         return Double(top.filter { s[$0] }.count) / Double(k)
@@ -78,12 +84,12 @@ public enum LocalisationMetrics {
         return inside / v.reduce(0, +)
     }
 
-    /// Σ |a|[mask] / Σ |a| (Quantus's default abs=True, unweighted).
+    /// Σ |a|[mask] / (Σ |a| + 1e-9) (Quantus's default abs=True, unweighted).
     public static func attributionLocalisation(_ a: [Float], mask s: [Bool]) -> Double {
         guard s.contains(true) else { return .nan }
         let v = normalised(a).map(abs)
         let inside = v.indices.reduce(0.0) { s[$1] ? $0 + v[$1] : $0 }
-        return inside / v.reduce(0, +)
+        return inside / (v.reduce(0, +) + 1e-9)
     }
 
     /// Area under the ROC curve of the map as a score for the mask: the probability that a
