@@ -65,4 +65,16 @@ final class EvalCommandTests: CLITestCase {
         try expectFailure(["eval", "--dataset", data + "/nope", "--output", data + "/x.csv"], ["neither index.csv"])
         try expectFailure(["eval", "--dataset", data, "--output", data + "/table.md"], ["not a lafam eval results file"])
     }
+
+    /// The CI subset of the bundled evaluation set (Models/evalset/ci-subset.csv).
+    func testEvalOnTheBundledSubset() throws {
+        let dir = try temporaryFolder()
+        let r = try lafam(["eval", "--list", Fixtures.repository + "/Models/evalset/ci-subset.csv", "--method", "lafam",
+                           "--method", "gradcam", "--output", dir + "/ci.csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try ResultsFile.read(dir + "/ci.csv")
+        XCTAssertEqual(rows.count, 24)
+        XCTAssertTrue(rows.allSatisfy { row in LocalisationMetrics.names.allSatisfy { !(row.metrics[$0]!.isNaN) } })
+        print(r.stdout)
+    }
 }
