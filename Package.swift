@@ -21,6 +21,8 @@ let package = Package(
         ),
         // Debian's OpenBLAS (pthread variant) CBLAS header and library.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas"),
+        // glibc's <malloc.h> (mallopt), to keep freed activation buffers for reuse.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // PNG and JPEG codecs over libpng and libjpeg-turbo, with C-side error handling.
         .target(
             name: "CImageCodecs",
@@ -28,7 +30,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
         ),
         // Format → graph → ops → runtime → explainers (folders under Sources/Lafam, in that order).
-        .target(name: "Lafam", dependencies: ["CONNXProto", "COpenBLAS"], path: "Sources/Lafam"),
+        .target(name: "Lafam", dependencies: ["CONNXProto", "COpenBLAS", "CMalloc"], path: "Sources/Lafam"),
         // Image decoding/encoding, preprocessing, colormaps and .npy files.
         .target(name: "LafamImaging", dependencies: ["CImageCodecs"], path: "Sources/LafamImaging"),
         // Evaluation over annotated images: datasets, metric runs, results files and summaries.

@@ -30,6 +30,7 @@ public final class Model: @unchecked Sendable {
     private let lock = NSLock()
 
     public init(path: String, registry: OperatorRegistry = .standard) throws {
+        _ = MemoryPolicy.applied
         self.path = path
         self.registry = registry
         source = try ONNXReader.read(path: path)
