@@ -84,7 +84,7 @@ public struct ResultsSummary {
     }
 
     static let titles = ["pointing_game": "Pointing-Game", "topk_intersection": "Top-K Intersection",
-                         "relevance_rank_accuracy": "Relevance Rank Acc.", "relevance_mass_accuracy": "Relevance Mass Acc.",
+                         "relevance_rank_accuracy": "Relevance Rank Accuracy", "relevance_mass_accuracy": "Relevance Mass Accuracy",
                          "attribution_localisation": "Attribution Localisation", "auc": "AUC", "sparseness": "Sparseness"]
 
     /// A Markdown table: one row per method (and node), mean ± 95% half-width per metric.
@@ -99,6 +99,18 @@ public struct ResultsSummary {
                 return c.undefined > 0 ? base + " (\(c.undefined) n/a)" : base
             }
             lines.append("| \(g.method) | \(g.node) | \(g.images) | " + cells.joined(separator: " | ") + String(format: " | %.3f |", g.seconds))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The paper's layout (its Tables 1–2): one row per metric in the paper's order, one column per
+    /// method (and node), means × 100.
+    public var paperMarkdown: String {
+        let order = ["pointing_game", "sparseness", "relevance_mass_accuracy", "relevance_rank_accuracy", "topk_intersection", "auc"]
+        let names = groups.map { $0.node == "default" ? $0.method : "\($0.method) (\($0.node))" }
+        var lines = ["| Metric | " + names.joined(separator: " | ") + " |", "|---|" + String(repeating: "---|", count: names.count)]
+        for metric in order {
+            lines.append("| \(Self.titles[metric]!) | " + groups.map { String(format: "%.2f", 100 * $0.cells[metric]!.mean) }.joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n")
     }

@@ -100,7 +100,8 @@ struct EvalCommand: ParsableCommand {
     }
 
     private func report(_ rows: [ResultRow]) throws {
-        let table = ResultsSummary(rows).markdown
+        let summary = ResultsSummary(rows)
+        let table = summary.markdown + "\n\nIn the paper's layout (means × 100):\n\n" + summary.paperMarkdown
         print(table)
         if let markdown {
             do { try Data((table + "\n").utf8).write(to: URL(fileURLWithPath: markdown), options: .atomic) } catch {
