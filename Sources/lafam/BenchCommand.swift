@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
                 return v
             }
             var rng = SplitMix64(seed: 42)
-            let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.nextNormal() })
+            let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.normal() })
             let times = try timed { _ = try m.run(x) }
             let explainer = method.map {
                 SaliencyMethod($0, relax: RELAX(masks: relaxMasks, batchSize: relaxBatch))
@@ -93,21 +93,4 @@ func median(_ values: [Double]) -> Double {
     let v = values.sorted()
     guard !v.isEmpty else { return 0 }
     return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
-}
-
-/// Small deterministic generator for benchmark inputs.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextNormal() -> Float {
-        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-12), u2 = Double(next() >> 11) / Double(1 << 53)
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
-    }
 }

@@ -23,7 +23,7 @@ final class GradientCheckTests: XCTestCase {
             let outputs = try model.run(feeds).outputs
             let outputNames = model.outputs.map(\.name).filter { outputs[$0]!.dtype == .float32 && outputs[$0]!.count > 0 }
             guard !floatInputs.isEmpty, !outputNames.isEmpty else { continue }
-            var rng = SplitMix(seed: UInt64(name.utf8.reduce(7) { $0 &* 31 &+ UInt64($1) }))
+            var rng = SplitMix64(seed: UInt64(name.utf8.reduce(7) { $0 &* 31 &+ UInt64($1) }))
             var weights: [String: Tensor] = [:]
             for o in outputNames {
                 let y = outputs[o]!
@@ -77,18 +77,4 @@ final class GradientCheckTests: XCTestCase {
                                      "Squeeze", "Unsqueeze", "Pad", "ReduceMean", "Sum", "Identity", "Dropout", "Resize"]
         XCTAssertEqual(required.subtracting(opsChecked), [], "ops whose gradient rule no fixture exercised")
     }
-}
-
-/// Deterministic generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

@@ -54,7 +54,7 @@ final class GradientTargetTests: XCTestCase {
     func testCosineSimilarityTargetIsLabelFree() throws {
         let tensor = "/cat/Concat_output_0"
         let width = 40 * 8 * 8
-        var rng = SplitMix(seed: 3)
+        var rng = SplitMix64(seed: 3)
         let reference = Tensor(shape: [width], floats: (0..<width).map { _ in rng.uniform() })
         let r = reference.floats.map(Double.init)
         try checkAgainstFiniteDifferences(.cosineSimilarity(tensor: tensor, reference: reference), taps: [tensor]) { result in

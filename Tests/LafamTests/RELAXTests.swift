@@ -7,7 +7,7 @@ import XCTest
 final class RELAXTests: XCTestCase {
     let model = try! Model(path: Fixtures.path("models/relax_region.onnx"))
     let image: Tensor = {
-        var rng = SplitMix(seed: 11)
+        var rng = SplitMix64(seed: 11)
         return Tensor(shape: [1, 3, 32, 32], floats: (0..<(3 * 32 * 32)).map { _ in 0.5 + rng.uniform() })
     }()
 

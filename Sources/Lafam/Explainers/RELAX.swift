@@ -189,34 +189,21 @@ public struct MaskGenerator {
     let cells: Int
     let keep: Float
     let height: Int, width: Int
-    var state: UInt64
+    var random: SplitMix64
 
     init(mode: RELAX.MaskMode, cells: Int, keep: Float, height: Int, width: Int, seed: UInt64) {
         (self.mode, self.cells, self.keep, self.height, self.width) = (mode, cells, keep, height, width)
-        // Start at a position scrambled from the seed, so that nearby seeds give unrelated streams.
-        state = seed
-        state = nextRandom()
+        random = SplitMix64(seed: seed)
     }
-
-    mutating func nextRandom() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 24 bits, like a float32 draw.
-    mutating func uniform() -> Float { Float(nextRandom() >> 40) / Float(1 << 24) }
 
     /// The next mask, height × width values in [0, 1].
     mutating func next() -> [Float] {
-        let grid = Tensor(shape: [1, cells, cells], floats: (0..<(cells * cells)).map { _ in uniform() < keep ? 1 : 0 })
+        let grid = Tensor(shape: [1, cells, cells], floats: (0..<(cells * cells)).map { _ in random.uniform() < keep ? 1 : 0 })
         switch mode {
         case .lafamPaper:
             return SaliencyMaps.upsample(grid, height: height, width: width, mode: .nearest).floats
         case .wickstrom:
-            let shiftRows = Int(nextRandom() % UInt64(cells)), shiftCols = Int(nextRandom() % UInt64(cells))
+            let shiftRows = Int(random.next() % UInt64(cells)), shiftCols = Int(random.next() % UInt64(cells))
             return MaskGenerator.smoothMask(grid: grid, height: height, width: width, top: shiftRows, left: shiftCols)
         }
     }

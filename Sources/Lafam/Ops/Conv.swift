@@ -163,26 +163,22 @@ func validRange(offset: Int, stride: Int, inSize: Int, outSize: Int) -> (Int, In
     return (min(lo, outSize), max(min(lo, outSize), hi))
 }
 
-/// Direct depthwise convolution: each output channel reads one input channel (channel
-/// multiplier M/C allowed). Loops run tap by tap over whole output rows so the inner loop is a
-/// contiguous multiply-add.
-func depthwiseConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+/// Visits every (output channel, tap, output row) of a depthwise convolution whose input row is
+/// inside the image: `body(inputRow, outputRow, weight, lo, hi)` with flat offsets such that
+/// output column ox (lo ≤ ox < hi) reads input element `inputRow + ox · stride`.
+@inline(__always)
+func forEachDepthwiseRow(_ g: ConvGeometry, _ body: (_ inputRow: Int, _ outputRow: Int, _ weight: Int, _ lo: Int, _ hi: Int) -> Void) {
     let v = g.v
     let (d, h, wd) = (v.size[0], v.size[1], v.size[2])
     let (od, oh, ow) = (v.out[0], v.out[1], v.out[2])
     let multiplier = g.m / g.c
-    let plane = od * oh * ow
-    out.update(repeating: 0, count: g.m * plane)
     for oc in 0..<g.m {
-        let xc = x + (oc / multiplier) * d * h * wd
-        let wc = w + oc * v.kernelCount
-        let oc0 = out + oc * plane
-        var tap = 0
+        let inputChannel = (oc / multiplier) * d * h * wd, outputChannel = oc * od * oh * ow
+        var tap = oc * v.kernelCount
         for kz in 0..<v.kernel[0] {
             for ky in 0..<v.kernel[1] {
                 for kx in 0..<v.kernel[2] {
-                    let weight = wc[tap]
-                    tap += 1
+                    defer { tap += 1 }
                     let dx = kx * v.dilation[2] - v.padBegin[2]
                     let (lo, hi) = validRange(offset: dx, stride: v.stride[2], inSize: wd, outSize: ow)
                     if lo >= hi { continue }
@@ -192,17 +188,27 @@ func depthwiseConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<
                         for oy in 0..<oh {
                             let iy = oy * v.stride[1] + ky * v.dilation[1] - v.padBegin[1]
                             if iy < 0 || iy >= h { continue }
-                            let src = xc + (iz * h + iy) * wd + dx
-                            let dst = oc0 + (oz * oh + oy) * ow
-                            if v.stride[2] == 1 {
-                                for ox in lo..<hi { dst[ox] += weight * src[ox] }
-                            } else {
-                                for ox in lo..<hi { dst[ox] += weight * src[ox * v.stride[2]] }
-                            }
+                            body(inputChannel + (iz * h + iy) * wd + dx, outputChannel + (oz * oh + oy) * ow, tap, lo, hi)
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// Direct depthwise convolution: each output channel reads one input channel (channel
+/// multiplier M/C allowed), tap by tap over whole output rows, so the inner loop is a
+/// multiply-add along a row.
+func depthwiseConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    out.update(repeating: 0, count: g.m * g.v.outputCount)
+    let stride = g.v.stride[2]
+    forEachDepthwiseRow(g) { inputRow, outputRow, tap, lo, hi in
+        let weight = w[tap], src = x + inputRow, dst = out + outputRow
+        if stride == 1 {
+            for ox in lo..<hi { dst[ox] += weight * src[ox] }
+        } else {
+            for ox in lo..<hi { dst[ox] += weight * src[ox * stride] }
         }
     }
 }
@@ -269,37 +275,9 @@ extension Conv: Differentiable {
 
 /// The adjoint of `depthwiseConv` with respect to its input.
 func depthwiseConvBackwardInput(_ g: ConvGeometry, dy: UnsafePointer<Float>, w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-    let v = g.v
-    let (d, h, wd) = (v.size[0], v.size[1], v.size[2])
-    let (od, oh, ow) = (v.out[0], v.out[1], v.out[2])
-    let multiplier = g.m / g.c
-    let plane = od * oh * ow
-    for oc in 0..<g.m {
-        let xc = dx + (oc / multiplier) * d * h * wd
-        let wc = w + oc * v.kernelCount
-        let oc0 = dy + oc * plane
-        var tap = 0
-        for kz in 0..<v.kernel[0] {
-            for ky in 0..<v.kernel[1] {
-                for kx in 0..<v.kernel[2] {
-                    let weight = wc[tap]
-                    tap += 1
-                    let dxOffset = kx * v.dilation[2] - v.padBegin[2]
-                    let (lo, hi) = validRange(offset: dxOffset, stride: v.stride[2], inSize: wd, outSize: ow)
-                    if lo >= hi { continue }
-                    for oz in 0..<od {
-                        let iz = oz * v.stride[0] + kz * v.dilation[0] - v.padBegin[0]
-                        if iz < 0 || iz >= d { continue }
-                        for oy in 0..<oh {
-                            let iy = oy * v.stride[1] + ky * v.dilation[1] - v.padBegin[1]
-                            if iy < 0 || iy >= h { continue }
-                            let dst = xc + (iz * h + iy) * wd + dxOffset
-                            let src = oc0 + (oz * oh + oy) * ow
-                            for ox in lo..<hi { dst[ox * v.stride[2]] += weight * src[ox] }
-                        }
-                    }
-                }
-            }
-        }
+    let stride = g.v.stride[2]
+    forEachDepthwiseRow(g) { inputRow, outputRow, tap, lo, hi in
+        let weight = w[tap], dst = dx + inputRow, src = dy + outputRow
+        for ox in lo..<hi { dst[ox * stride] += weight * src[ox] }
     }
 }
