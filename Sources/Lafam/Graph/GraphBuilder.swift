@@ -126,17 +126,16 @@ public enum GraphBuilder {
             pending[n] = producers.count
             for p in producers { dependents[p].append(n) }
         }
+        // `ready` is kept sorted descending, so popLast takes the earliest node in file order.
         var ready = (0..<nodes.count).filter { pending[$0] == 0 }.reversed().map { $0 }
         var order: [Int] = []
         order.reserveCapacity(nodes.count)
         while let n = ready.popLast() {
             order.append(n)
-            var newlyReady: [Int] = []
             for d in dependents[n] {
                 pending[d] -= 1
-                if pending[d] == 0 { newlyReady.append(d) }
+                if pending[d] == 0 { ready.append(d) }
             }
-            ready.append(contentsOf: newlyReady.sorted(by: >))
             ready.sort(by: >)
         }
         if order.count < nodes.count {
