@@ -47,12 +47,14 @@ struct Conv: Operator {
         let v = try window(for: w.shape).volume(Array(x.shape[2...]))
         let geometry = ConvGeometry(c: c, m: m, cg: cg, group: group, v: v)
         let (inCount, outCount) = (v.inputCount, v.outputCount)
-        var out = [Float](repeating: 0, count: n * m * outCount)
         let xs = x.floats, ws = w.floats
         let bs = bias?.floats
-        xs.withUnsafeBufferPointer { xp in
-            ws.withUnsafeBufferPointer { wp in
-                out.withUnsafeMutableBufferPointer { op in
+        // Every element is written below (GEMM with beta 0, or the depthwise kernel's own zeroing),
+        // so the buffer is not cleared first.
+        let out = [Float](unsafeUninitializedCapacity: n * m * outCount) { op, initialized in
+            initialized = n * m * outCount
+            xs.withUnsafeBufferPointer { xp in
+                ws.withUnsafeBufferPointer { wp in
                     for b in 0..<n {
                         let xi = xp.baseAddress! + b * c * inCount
                         let oi = op.baseAddress! + b * m * outCount
