@@ -41,44 +41,44 @@ struct Pool: Operator {
     /// One channel plane. Max ignores padding; average divides by the window clipped to the input
     /// (count_include_pad = 0) or to the padded input (= 1).
     private func pool(_ v: WindowVolume, src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>) {
-        let (d, h, w) = (v.size[0], v.size[1], v.size[2])
+        let (h, w) = (v.size[1], v.size[2])
+        // Per output position along each axis: the first input index and the taps inside the input.
+        let (zs, ys, xs) = (tapRanges(v, axis: 0), tapRanges(v, axis: 1), tapRanges(v, axis: 2))
+        let (dz, dy, dx) = (v.dilation[0], v.dilation[1], v.dilation[2])
         var o = 0
-        for oz in 0..<v.out[0] {
-            let z0 = oz * v.stride[0] - v.padBegin[0]
-            for oy in 0..<v.out[1] {
-                let y0 = oy * v.stride[1] - v.padBegin[1]
-                for ox in 0..<v.out[2] {
-                    let x0 = ox * v.stride[2] - v.padBegin[2]
-                    var best = -Float.infinity, sum: Float = 0, count = 0
-                    for kz in 0..<v.kernel[0] {
-                        let iz = z0 + kz * v.dilation[0]
-                        if iz < 0 || iz >= d { continue }
-                        for ky in 0..<v.kernel[1] {
-                            let iy = y0 + ky * v.dilation[1]
-                            if iy < 0 || iy >= h { continue }
-                            let row = src + (iz * h + iy) * w
-                            for kx in 0..<v.kernel[2] {
-                                let ix = x0 + kx * v.dilation[2]
-                                if ix < 0 || ix >= w { continue }
-                                let value = row[ix]
+        for z in zs {
+            for y in ys {
+                for x in xs {
+                    var best = -Float.infinity, sum: Float = 0
+                    for kz in z.taps {
+                        for ky in y.taps {
+                            let row = src + ((z.start + kz * dz) * h + y.start + ky * dy) * w + x.start
+                            for kx in x.taps {
+                                let value = row[kx * dx]
                                 best = max(best, value)
                                 sum += value
-                                count += 1
                             }
                         }
                     }
                     if isMax {
                         dst[o] = best
                     } else {
-                        var divisor = count
-                        if countIncludePad {
-                            divisor = taps(v, axis: 0, start: z0) * taps(v, axis: 1, start: y0) * taps(v, axis: 2, start: x0)
-                        }
+                        let divisor = countIncludePad ? z.padded * y.padded * x.padded : z.taps.count * y.taps.count * x.taps.count
                         dst[o] = divisor > 0 ? sum / Float(divisor) : 0
                     }
                     o += 1
                 }
             }
+        }
+    }
+
+    /// For each output position along `axis`: the window's first input index, the range of taps
+    /// that land inside the input, and the taps inside the padded input (count_include_pad).
+    func tapRanges(_ v: WindowVolume, axis: Int) -> [(start: Int, taps: Range<Int>, padded: Int)] {
+        (0..<v.out[axis]).map { o in
+            let start = o * v.stride[axis] - v.padBegin[axis]
+            let (lo, hi) = validRange(offset: start, stride: v.dilation[axis], inSize: v.size[axis], outSize: v.kernel[axis])
+            return (start, lo..<hi, taps(v, axis: axis, start: start))
         }
     }
 
