@@ -48,10 +48,21 @@ struct BenchCommand: ParsableCommand {
             let opMedians = perOp.mapValues { median($0) }
             let medianTime = median(times)
             let methodMedian = methodTimes.map(median)
+            // RELAX's yardstick: ⌈N / batch⌉ forward passes of a full mask batch.
+            var relaxBudget: (batched: Double, budget: Double)? = nil
+            if method == .relax {
+                let batchShape = [relaxBatch] + Array(shape.dropFirst())
+                let xb = Tensor(shape: batchShape, floats: (0..<Tensor.count(of: batchShape)).map { _ in rng.normal() })
+                let batched = median(try timed { _ = try m.run(xb) })
+                relaxBudget = (batched, Double((relaxMasks + relaxBatch - 1) / relaxBatch) * batched)
+            }
             if json {
                 var object: [String: Any] = ["model": m.path, "batch": batch, "runs": runs, "threads": BLASInfo.threads,
                                              "blasCore": BLASInfo.coreName, "min_ms": times.first!, "median_ms": medianTime, "max_ms": times.last!]
                 if profile { object["op_median_ms"] = opMedians }
+                if let relaxBudget, let methodMedian {
+                    object["relax_over_batched_forwards"] = methodMedian / relaxBudget.budget
+                }
                 if let method, let methodMedian {
                     object["method"] = method.rawValue
                     object["method_median_ms"] = methodMedian
@@ -65,6 +76,10 @@ struct BenchCommand: ParsableCommand {
                              times.first!, medianTime, times.last!))
                 if let method, let methodMedian {
                     print(String(format: "  %@ end to end: median %.2f ms = %.2f × forward", method.rawValue, methodMedian, methodMedian / medianTime))
+                }
+                if let relaxBudget {
+                    print(String(format: "  relax: %d masks / batch %d × batched forward %.1f ms = %.1f ms; relax / that = %.3f",
+                                 relaxMasks, relaxBatch, relaxBudget.batched, relaxBudget.budget, methodMedian! / relaxBudget.budget))
                 }
                 for (op, ms) in opMedians.sorted(by: { $0.value > $1.value }) {
                     print("  " + op.padding(toLength: 24, withPad: " ", startingAt: 0)
