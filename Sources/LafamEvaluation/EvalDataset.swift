@@ -7,6 +7,12 @@ public struct EvalItem: Sendable, Equatable {
     public let id: String
     public let image: String
     public let mask: String
+
+    public init(id: String, image: String, mask: String) {
+        self.id = id
+        self.image = image
+        self.mask = mask
+    }
 }
 
 /// Where object masks come from.

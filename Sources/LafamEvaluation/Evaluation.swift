@@ -27,6 +27,8 @@ public struct Evaluation {
     public let maskSource: MaskSource
     public let topK: Int
     public let ties: LocalisationMetrics.TieRule
+    /// Told about maps the metrics refuse (constant or negative everywhere).
+    public var warn: ((String) -> Void)?
 
     public init(model: Model, methods: [SaliencyMethod], nodes: [String], preprocessing: Preprocessing,
                 maskSource: MaskSource = .binary, topK: Int = 1000, ties: LocalisationMetrics.TieRule = .firstPixelFirst) {
@@ -58,7 +60,10 @@ public struct Evaluation {
                 do {
                     metrics = try LocalisationMetrics.all(e.maps.floats, mask: mask, k: topK, ties: ties)
                 } catch let LafamError.invalidArgument(message) {
-                    throw LafamError.invalidArgument("\(item.image), \(method.name.rawValue): \(message)")
+                    // Quantus refuses such maps (e.g. constant ones); the row is kept, undefined, and
+                    // counted apart, so one bad map does not stop a long run.
+                    warn?("\(item.image), \(method.name.rawValue): \(message); its metrics are recorded as undefined")
+                    metrics = Dictionary(uniqueKeysWithValues: LocalisationMetrics.names.map { ($0, Double.nan) })
                 }
                 if !mask.contains(true) { metrics = metrics.mapValues { _ in .nan } }
                 rows.append(ResultRow(image: item.id, method: method.name.rawValue, node: node,

@@ -58,8 +58,9 @@ struct EvalCommand: ParsableCommand {
             let chosen = (methods.isEmpty ? [.lafam] : methods).map { name in
                 SaliencyMethod(name, relax: RELAX(mode: .lafamPaper, masks: relaxMasks))
             }
-            let evaluation = Evaluation(model: m, methods: chosen, nodes: node, preprocessing: try preprocessing(for: m),
+            var evaluation = Evaluation(model: m, methods: chosen, nodes: node, preprocessing: try preprocessing(for: m),
                                         maskSource: maskClass.map { .vocClass($0) } ?? .binary, topK: topK, ties: tieRule)
+            evaluation.warn = { FileHandle.standardError.write(Data(("\nwarning: " + $0 + "\n").utf8)) }
             let progress = ProgressBar.onTerminal(label: "eval", unit: "images")
             var rows = done
             for (n, item) in items.enumerated() {

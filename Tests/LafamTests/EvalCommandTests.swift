@@ -78,3 +78,24 @@ final class EvalCommandTests: CLITestCase {
         print(r.stdout)
     }
 }
+
+/// A map the metrics refuse is reported with its image and kept as an undefined row.
+final class EvaluationWarningTests: CLITestCase {
+    func testConstantMapsAreNamedAndCountedApart() throws {
+        let dir = try temporaryFolder()
+        try ImageIO.write(RGBImage(width: 32, height: 32), to: dir + "/black.png")
+        var mask = RGBImage(width: 32, height: 32)
+        for i in stride(from: 0, to: mask.pixels.count / 2, by: 1) { mask.pixels[i] = 255 }
+        try ImageIO.write(mask, to: dir + "/mask.png")
+        let model = try Model(path: Fixtures.path("models/relax_region.onnx"))
+        var evaluation = Evaluation(model: model, methods: [SaliencyMethod(.lafam)], nodes: [],
+                                    preprocessing: Preprocessing(width: 32, height: 32, mean: [0], std: [1]))
+        var warnings: [String] = []
+        evaluation.warn = { warnings.append($0) }
+        let rows = try evaluation.evaluate(EvalItem(id: "black", image: dir + "/black.png", mask: dir + "/mask.png"))
+        XCTAssertEqual(rows.count, 1)
+        XCTAssertTrue(rows[0].metrics.values.allSatisfy(\.isNaN))
+        XCTAssertEqual(warnings.count, 1)
+        XCTAssertTrue(warnings[0].contains("black.png") && warnings[0].contains("constant"), warnings[0])
+    }
+}
