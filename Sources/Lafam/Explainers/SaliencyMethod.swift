@@ -1,6 +1,6 @@
 /// A saliency method chosen by name with its options, over one or more target nodes: what the
 /// CLI's `run`, `bench` and `eval` commands explain with.
-public struct SaliencyMethod: Sendable {
+public struct SaliencyMethod {
     public enum Name: String, Sendable, CaseIterable {
         case lafam, gradcam, gradcamPlusPlus = "gradcam++", hirescam, xgradcam, layercam, eigencam, gradient, relax
     }

@@ -114,45 +114,81 @@ func gemmConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float
     }
 }
 
-/// Unfolds `channels` input channels into rows of (channel, kz, ky, kx) and columns of output
-/// positions; padding positions read as zero.
-func im2col(_ v: WindowVolume, channels: Int, x: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
+/// Visits the rows of an im2col matrix for `channels` input channels: rows of (channel, kz, ky,
+/// kx), each split into output rows of `out[2]` columns. `body(column, input, lo, hi)` gets the
+/// flat offset of that stretch of the column matrix and, when its input row lies inside the
+/// image, the flat input offset such that column ox (lo ≤ ox < hi) reads `input + ox · stride`;
+/// columns outside lo..<hi, and whole stretches with a nil input, are padding.
+@inline(__always)
+func forEachPatchRow(_ v: WindowVolume, channels: Int, _ body: (_ column: Int, _ input: Int?, _ lo: Int, _ hi: Int) -> Void) {
     let (d, h, w) = (v.size[0], v.size[1], v.size[2])
     let (od, oh, ow) = (v.out[0], v.out[1], v.out[2])
     let plane = od * oh * ow
     var row = 0
     for ch in 0..<channels {
-        let xc = x + ch * d * h * w
+        let channel = ch * d * h * w
         for kz in 0..<v.kernel[0] {
             for ky in 0..<v.kernel[1] {
                 for kx in 0..<v.kernel[2] {
-                    let dst = col + row * plane
+                    let base = row * plane
                     row += 1
                     let dx = kx * v.dilation[2] - v.padBegin[2]
-                    // Output columns whose input column lies inside the image.
                     let (lo, hi) = validRange(offset: dx, stride: v.stride[2], inSize: w, outSize: ow)
                     for oz in 0..<od {
                         let iz = oz * v.stride[0] + kz * v.dilation[0] - v.padBegin[0]
                         for oy in 0..<oh {
                             let iy = oy * v.stride[1] + ky * v.dilation[1] - v.padBegin[1]
-                            let row = dst + (oz * oh + oy) * ow
-                            guard iz >= 0 && iz < d && iy >= 0 && iy < h && lo < hi else {
-                                row.update(repeating: 0, count: ow)
-                                continue
-                            }
-                            if lo > 0 { row.update(repeating: 0, count: lo) }
-                            if hi < ow { (row + hi).update(repeating: 0, count: ow - hi) }
-                            let src = xc + (iz * h + iy) * w + dx
-                            if v.stride[2] == 1 {
-                                (row + lo).update(from: src + lo, count: hi - lo)
-                            } else {
-                                for ox in lo..<hi { row[ox] = src[ox * v.stride[2]] }
-                            }
+                            let inside = iz >= 0 && iz < d && iy >= 0 && iy < h && lo < hi
+                            body(base + (oz * oh + oy) * ow, inside ? channel + (iz * h + iy) * w + dx : nil, lo, hi)
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// Unfolds `channels` input channels into the column matrix (rows of (channel, kz, ky, kx),
+/// columns of output positions); padding positions read as zero.
+func im2col(_ v: WindowVolume, channels: Int, x: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
+    let ow = v.out[2], stride = v.stride[2]
+    forEachPatchRow(v, channels: channels) { column, input, lo, hi in
+        let dst = col + column
+        guard let input else {
+            dst.update(repeating: 0, count: ow)
+            return
+        }
+        if lo > 0 { dst.update(repeating: 0, count: lo) }
+        if hi < ow { (dst + hi).update(repeating: 0, count: ow - hi) }
+        let src = x + input
+        if stride == 1 {
+            (dst + lo).update(from: src + lo, count: hi - lo)
+        } else {
+            for ox in lo..<hi { dst[ox] = src[ox * stride] }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: adds each column entry back to the input position it was read from.
+func col2im(_ v: WindowVolume, channels: Int, col: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>) {
+    let stride = v.stride[2]
+    forEachPatchRow(v, channels: channels) { column, input, lo, hi in
+        guard let input else { return }
+        let src = col + column, dst = x + input
+        for ox in lo..<hi { dst[ox * stride] += src[ox] }
+    }
+}
+
+/// The adjoint of `gemmConv` for one image, group by group: col = W_gᵀ·dy_g, then col2im into
+/// dx_g (accumulating). For Conv's input gradient and ConvTranspose's forward pass; `outputs`
+/// and `inputs` are the per-group channel counts of the forward convolution.
+func gemmConvAdjoint(_ v: WindowVolume, groups: Int, outputs mg: Int, inputs cg: Int, w: UnsafePointer<Float>,
+                     dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>) {
+    let k = cg * v.kernelCount
+    for grp in 0..<groups {
+        sgemm(transA: true, m: k, n: v.outputCount, k: mg, a: w + grp * mg * k, lda: k,
+              b: dy + grp * mg * v.outputCount, ldb: v.outputCount, c: col, ldc: v.outputCount)
+        col2im(v, channels: cg, col: col, x: dx + grp * cg * v.inputCount)
     }
 }
 
@@ -241,11 +277,7 @@ extension Conv: Differentiable {
                                 if geometry.isDepthwise {
                                     depthwiseConvBackwardInput(geometry, dy: gi, w: wp.baseAddress!, dx: di)
                                 } else {
-                                    for grp in 0..<group {
-                                        sgemm(transA: true, m: k, n: outCount, k: mg, a: wp.baseAddress! + grp * mg * k, lda: k,
-                                              b: gi + grp * mg * outCount, ldb: outCount, c: col, ldc: outCount)
-                                        col2im(v, channels: cg, col: col, x: di + grp * cg * inCount)
-                                    }
+                                    gemmConvAdjoint(v, groups: group, outputs: mg, inputs: cg, w: wp.baseAddress!, dy: gi, dx: di, col: col)
                                 }
                             }
                         }

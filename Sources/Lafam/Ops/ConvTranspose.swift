@@ -81,50 +81,15 @@ struct ConvTranspose: Operator {
             ws.withUnsafeBufferPointer { wp in
                 out.withUnsafeMutableBufferPointer { op in
                     for b in 0..<n {
-                        for grp in 0..<group {
-                            // W for this group is Cg × (M/g·K); its transpose times X_g (Cg × inPlane).
-                            sgemm(transA: true, m: k, n: inPlane, k: cg, a: wp.baseAddress! + grp * cg * k, lda: k,
-                                  b: xp.baseAddress! + (b * c + grp * cg) * inPlane, ldb: inPlane, c: col, ldc: inPlane)
-                            col2im(v, channels: mg, col: col, x: op.baseAddress! + (b * m + grp * mg) * outPlane)
-                        }
+                        // ConvTranspose is the input gradient of the Conv with the same weights,
+                        // whose outputs (per group) are this op's cg input channels.
+                        gemmConvAdjoint(v, groups: group, outputs: cg, inputs: mg, w: wp.baseAddress!,
+                                        dy: xp.baseAddress! + b * c * inPlane, dx: op.baseAddress! + b * m * outPlane, col: col)
                         if let bias { addBias(bias.floats, channels: m, plane: outPlane, out: op.baseAddress! + b * m * outPlane) }
                     }
                 }
             }
         }
         return [Tensor(shape: [n, m] + spatialOut, floats: out)]
-    }
-}
-
-/// The adjoint of `im2col`: adds each column entry back to the input position it was read from.
-func col2im(_ v: WindowVolume, channels: Int, col: UnsafePointer<Float>, x: UnsafeMutablePointer<Float>) {
-    let (d, h, w) = (v.size[0], v.size[1], v.size[2])
-    let (od, oh, ow) = (v.out[0], v.out[1], v.out[2])
-    let plane = od * oh * ow
-    var row = 0
-    for ch in 0..<channels {
-        let xc = x + ch * d * h * w
-        for kz in 0..<v.kernel[0] {
-            for ky in 0..<v.kernel[1] {
-                for kx in 0..<v.kernel[2] {
-                    let src = col + row * plane
-                    row += 1
-                    let dx = kx * v.dilation[2] - v.padBegin[2]
-                    let (lo, hi) = validRange(offset: dx, stride: v.stride[2], inSize: w, outSize: ow)
-                    if lo >= hi { continue }
-                    for oz in 0..<od {
-                        let iz = oz * v.stride[0] + kz * v.dilation[0] - v.padBegin[0]
-                        if iz < 0 || iz >= d { continue }
-                        for oy in 0..<oh {
-                            let iy = oy * v.stride[1] + ky * v.dilation[1] - v.padBegin[1]
-                            if iy < 0 || iy >= h { continue }
-                            let s = src + (oz * oh + oy) * ow
-                            let dst = xc + (iz * h + iy) * w + dx
-                            for ox in lo..<hi { dst[ox * v.stride[2]] += s[ox] }
-                        }
-                    }
-                }
-            }
-        }
     }
 }
