@@ -1,5 +1,6 @@
 """Helpers shared by the fixture generators in tools/ (imported, not run)."""
 
+import os
 import zlib
 
 import numpy as np
@@ -18,3 +19,19 @@ def reference_session(model):
     opts.intra_op_num_threads = 1
     opts.log_severity_level = 3
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def save_npy(path, arr, dtype="<f4"):
+    """numpy.save's format 1.0, little-endian, C order; returns the file size."""
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    with open(path, "wb") as f:
+        np.lib.format.write_array(f, arr, version=(1, 0), allow_pickle=False)
+    return os.path.getsize(path)
+
+
+def maxdiff(a, b):
+    """max |a - b| in float64, for arrays of the same shape."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return float(np.abs(a - b).max())

@@ -79,6 +79,8 @@ import sys
 from collections import Counter
 
 import numpy as np
+
+from fixture_common import maxdiff, save_npy
 import onnx
 import onnxruntime as ort
 import torch
@@ -140,18 +142,6 @@ NORMALISATION = {
 # --------------------------------------------------------------------------------------------------
 # helpers
 
-def save_npy(path, arr, dtype="<f4"):
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    with open(path, "wb") as f:
-        np.lib.format.write_array(f, arr, version=(1, 0), allow_pickle=False)
-    return os.path.getsize(path)
-
-
-def maxdiff(a, b):
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return float(np.abs(a - b).max())
 
 
 def relmaxdiff(a, b):
