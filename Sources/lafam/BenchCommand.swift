@@ -15,6 +15,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed warm-up runs.") var warmup = 3
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Also print the time per op type (median over the runs).") var profile = false
+    @Flag(help: "With --profile: per node (name and output shape) instead of per op type.") var byNode = false
     @Option(help: "Also time this saliency method end to end (model loaded) and report it as a multiple of the forward pass.")
     var method: SaliencyMethod.Name?
     @Option(help: "Masks for --method relax.") var relaxMasks = 200
@@ -42,7 +43,7 @@ struct BenchCommand: ParsableCommand {
             var perOp: [String: [Double]] = [:]
             if profile {
                 for _ in 0..<runs {
-                    for (op, ns) in try m.profile(x) { perOp[op, default: []].append(Double(ns) / 1e6) }
+                    for (op, ns) in try m.profile(x, byNode: byNode) { perOp[op, default: []].append(Double(ns) / 1e6) }
                 }
             }
             let opMedians = perOp.mapValues { median($0) }
@@ -82,7 +83,7 @@ struct BenchCommand: ParsableCommand {
                                  relaxMasks, relaxBatch, relaxBudget.batched, relaxBudget.budget, methodMedian! / relaxBudget.budget))
                 }
                 for (op, ms) in opMedians.sorted(by: { $0.value > $1.value }) {
-                    print("  " + op.padding(toLength: 24, withPad: " ", startingAt: 0)
+                    print("  " + op.padding(toLength: max(24, op.count), withPad: " ", startingAt: 0)
                           + String(format: "%8.2f ms  %5.1f%%", ms, 100 * ms / medianTime))
                 }
             }

@@ -90,8 +90,9 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Runs the model on its first input and returns the wall time spent in each op type's
-    /// kernels (nanoseconds, summed over nodes), for finding where a forward pass goes.
-    public func profile(_ input: Tensor) throws -> [String: UInt64] {
+    /// kernels (nanoseconds, summed over nodes), or with `byNode` in each node (keyed by node
+    /// name and output shape), for finding where a forward pass goes.
+    public func profile(_ input: Tensor, byNode: Bool = false) throws -> [String: UInt64] {
         guard let first = graph.inputs.first else { throw LafamError.invalidArgument("the model has no inputs to feed") }
         let shapes = try checkedShapes([graph.values[first].name: input])
         let (specialised, executor) = try executor(for: shapes)
@@ -100,6 +101,7 @@ public final class Model: @unchecked Sendable {
             let n = specialised.nodes[node]
             var key = n.opType
             if case .int(let g)? = n.attributes["group"], g > 1 { key += " (grouped)" }
+            if byNode { key = n.name + " " + (specialised.values[n.outputs[0]].facts?.shape?.shapeString ?? "") }
             times[key, default: 0] += ns
         }
         return times
