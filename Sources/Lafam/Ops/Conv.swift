@@ -239,6 +239,9 @@ func forEachDepthwiseRow(_ g: ConvGeometry, _ body: (_ inputRow: Int, _ outputRo
 /// multiplier M/C allowed), tap by tap over whole output rows, so the inner loop is a
 /// multiply-add along a row.
 func depthwiseConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    if g.v.kernel == [1, 3, 3] && g.v.dilation == [1, 1, 1] {
+        return depthwise3x3(g, x: x, w: w, out: out)
+    }
     out.update(repeating: 0, count: g.m * g.v.outputCount)
     let stride = g.v.stride[2]
     forEachDepthwiseRow(g) { inputRow, outputRow, tap, lo, hi in
@@ -304,6 +307,53 @@ extension Conv: Differentiable {
             result.append(db.map { Tensor(shape: bias.shape, floats: $0) })
         }
         return result
+    }
+}
+
+/// The common 3×3 depthwise case (any stride and padding): all nine taps of an output pixel are
+/// summed in registers and stored once, with the input rows of the window looked up once per
+/// output row; taps that fall into the padding read a zero row or are skipped at the borders.
+func depthwise3x3(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    let v = g.v
+    let (h, wd, oh, ow) = (v.size[1], v.size[2], v.out[1], v.out[2])
+    let (sy, sx, py, px) = (v.stride[1], v.stride[2], v.padBegin[1], v.padBegin[2])
+    let multiplier = g.m / g.c
+    // Output columns whose three taps all lie inside the row.
+    let lo = min(ow, max(0, (px + sx - 1) / sx)), hi = max(lo, min(ow, (wd - 3 + px) / sx + 1))
+    let zeros = [Float](repeating: 0, count: wd + 2)
+    zeros.withUnsafeBufferPointer { zp in
+        for oc in 0..<g.m {
+            let xc = x + (oc / multiplier) * h * wd
+            let k = w + oc * 9
+            let (k0, k1, k2, k3, k4, k5, k6, k7, k8) = (k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8])
+            let oc0 = out + oc * oh * ow
+            for oy in 0..<oh {
+                let iy = oy * sy - py
+                func row(_ r: Int) -> UnsafePointer<Float> { r >= 0 && r < h ? xc + r * wd : zp.baseAddress! }
+                let (r0, r1, r2) = (row(iy), row(iy + 1), row(iy + 2))
+                let dst = oc0 + oy * ow
+                for ox in lo..<hi {
+                    let i = ox * sx - px
+                    dst[ox] = k0 * r0[i] + k1 * r0[i + 1] + k2 * r0[i + 2]
+                        + k3 * r1[i] + k4 * r1[i + 1] + k5 * r1[i + 2]
+                        + k6 * r2[i] + k7 * r2[i + 1] + k8 * r2[i + 2]
+                }
+                // Border columns: only the taps inside the row.
+                func border(_ columns: Range<Int>) {
+                    for ox in columns {
+                        var sum: Float = 0
+                        for kx in 0..<3 {
+                            let i = ox * sx - px + kx
+                            if i < 0 || i >= wd { continue }
+                            sum += k[kx] * r0[i] + k[3 + kx] * r1[i] + k[6 + kx] * r2[i]
+                        }
+                        dst[ox] = sum
+                    }
+                }
+                border(0..<lo)
+                border(hi..<ow)
+            }
+        }
     }
 }
 
