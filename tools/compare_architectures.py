@@ -51,6 +51,8 @@ import onnx
 import onnxruntime as ort
 from PIL import Image
 
+from fixture_common import centre_fit
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-4
 TAP_OPS = {"Conv", "ConvTranspose", "Relu", "PRelu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid",
@@ -89,14 +91,7 @@ def load_photo(ref):
 
 def preprocess(img, height, width, mean, std, bgr):
     """Centre crop to the aspect ratio width:height, Pillow bilinear resize, /255, mean/std, CHW."""
-    w, h = img.size
-    if w * height > h * width:
-        cw, ch = int(round(h * width / height)), h
-    else:
-        cw, ch = w, int(round(w * height / width))
-    left, top = int(round((w - cw) / 2.0)), int(round((h - ch) / 2.0))
-    img = img.crop((left, top, left + cw, top + ch)).resize((width, height), Image.BILINEAR)
-    x = np.asarray(img, dtype=np.float32) / 255.0
+    x = centre_fit(img, height, width)
     x = (x - np.array(mean, np.float32)) / np.array(std, np.float32)
     if bgr:
         x = x[..., ::-1]

@@ -56,6 +56,8 @@ import torch
 import torchvision
 from PIL import Image
 
+from fixture_common import centre_fit
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -136,18 +138,6 @@ def random_crop(img, size, rng):
     if rng.uniform() < 0.5:
         crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
     return np.asarray(crop, dtype=np.float32) / 255.0
-
-
-def centre_fit(img, height, width):
-    """Centre crop to the aspect ratio width:height, Pillow bilinear resize to width x height, [0, 1]."""
-    w, h = img.size
-    if w * height > h * width:
-        cw, ch = int(round(h * width / height)), h
-    else:
-        cw, ch = w, int(round(w * height / width))
-    left, top = int(round((w - cw) / 2.0)), int(round((h - ch) / 2.0))
-    return np.asarray(img.crop((left, top, left + cw, top + ch)).resize((width, height), Image.BILINEAR),
-                      dtype=np.float32) / 255.0
 
 
 def to_batch(arrays, mean, std):

@@ -74,6 +74,18 @@ def preprocess(img):
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None]).astype(np.float32)
 
 
+def load_model(weights=None):
+    """torchvision's MobileNetV2 with the checked ImageNet weights, in eval mode; returns (model, weights path)."""
+    weights = weights or find_weights()
+    digest = sha256_of(weights)
+    if digest != WEIGHTS_SHA256:
+        sys.exit(f"unexpected sha256 {digest} for {weights}")
+    model = torchvision.models.mobilenet_v2()
+    model.load_state_dict(torch.load(weights, map_location="cpu"))
+    model.eval()
+    return model, weights
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(REPO, "Models", "mobilenet_v2.onnx"))
@@ -83,16 +95,8 @@ def main():
     torch.set_num_threads(2)
     torch.manual_seed(0)
 
-    weights = args.weights or find_weights()
-    digest = sha256_of(weights)
-    if digest != WEIGHTS_SHA256:
-        sys.exit(f"unexpected sha256 {digest} for {weights}")
-    print(f"weights: {weights} (sha256 {digest[:16]}...)")
-
-    model = torchvision.models.mobilenet_v2()
-    state = torch.load(weights, map_location="cpu")
-    model.load_state_dict(state)
-    model.eval()
+    model, weights = load_model(args.weights)
+    print(f"weights: {weights} (sha256 {WEIGHTS_SHA256[:16]}...)")
 
     categories = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]
     assert len(categories) == 1000

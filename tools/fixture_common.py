@@ -35,3 +35,17 @@ def maxdiff(a, b):
     b = np.asarray(b, np.float64)
     assert a.shape == b.shape, (a.shape, b.shape)
     return float(np.abs(a - b).max())
+
+
+def centre_fit(img, height, width):
+    """Centre crop to the aspect ratio width:height, Pillow bilinear resize to width x height, [0, 1]."""
+    from PIL import Image
+
+    w, h = img.size
+    if w * height > h * width:
+        cw, ch = int(round(h * width / height)), h
+    else:
+        cw, ch = w, int(round(w * height / width))
+    left, top = int(round((w - cw) / 2.0)), int(round((h - ch) / 2.0))
+    return np.asarray(img.crop((left, top, left + cw, top + ch)).resize((width, height), Image.BILINEAR),
+                      dtype=np.float32) / 255.0

@@ -230,15 +230,6 @@ def recording(cls):
 # --------------------------------------------------------------------------------------------------
 # Part A
 
-def load_mobilenet_v2():
-    weights = emv.find_weights()
-    digest = emv.sha256_of(weights)
-    if digest != emv.WEIGHTS_SHA256:
-        sys.exit(f"unexpected sha256 {digest} for {weights}")
-    model = torchvision.models.mobilenet_v2()
-    model.load_state_dict(torch.load(weights, map_location="cpu"))
-    model.eval()
-    return model, weights
 
 
 def split_forward(model, x):
@@ -266,7 +257,7 @@ def run_cam(cls, model, x, targets):
 
 
 def part_a(out_dir, all_finals, written, checks):
-    model, weights = load_mobilenet_v2()
+    model, weights = emv.load_model()
     print(f"[A] weights {weights}")
     categories = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]
     ref_dir = os.path.join(REPO, "Tests", "Fixtures", "mobilenet_v2")

@@ -160,15 +160,6 @@ TOL = 1e-6
 
 
 
-def load_mobilenet_v2():
-    weights = emv.find_weights()
-    digest = emv.sha256_of(weights)
-    if digest != emv.WEIGHTS_SHA256:
-        sys.exit(f"unexpected sha256 {digest} for {weights}")
-    model = torchvision.models.mobilenet_v2()
-    model.load_state_dict(torch.load(weights, map_location="cpu"))
-    model.eval()
-    return model
 
 
 class Embedding(nn.Module):
@@ -350,7 +341,7 @@ def main():
     size = x_np.shape[2]
     pad = NUM_CELLS // 2
 
-    model = load_mobilenet_v2()
+    model, _ = emv.load_model()
     encoder = Embedding(model)
     similarity = RecordingSimilarity()
     recorder = MaskRecorder(relax_module.mask_generator)
