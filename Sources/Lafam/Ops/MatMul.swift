@@ -8,9 +8,7 @@ struct Gemm: Operator {
         transB = try node.int("transB", default: 0) != 0
         alpha = try node.float("alpha", default: 1)
         beta = try node.float("beta", default: 1)
-        if node.opset < 7, try node.int("broadcast", default: 1) == 0 {
-            // Legacy Gemm without broadcasting requires C to be M×N; the general rule covers it.
-        }
+        // Legacy Gemm (< 7) with broadcast=0 requires C to be M×N, which the broadcasting rule accepts too.
     }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
