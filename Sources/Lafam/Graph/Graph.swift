@@ -49,13 +49,4 @@ public final class Graph: @unchecked Sendable {
 
     /// The constant value of a value index, if it is known at load time.
     public func constant(_ value: Int) -> Tensor? { values[value].facts?.constant }
-
-    /// Nodes (indices) that consume each value.
-    public func consumers() -> [[Int]] {
-        var result = [[Int]](repeating: [], count: values.count)
-        for (i, n) in nodes.enumerated() {
-            for case let v? in n.inputs where !result[v].contains(i) { result[v].append(i) }
-        }
-        return result
-    }
 }
