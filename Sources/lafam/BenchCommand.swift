@@ -59,7 +59,8 @@ struct BenchCommand: ParsableCommand {
             }
             if json {
                 var object: [String: Any] = ["model": m.path, "batch": batch, "runs": runs, "threads": BLASInfo.threads,
-                                             "blasCore": BLASInfo.coreName, "min_ms": times.first!, "median_ms": medianTime, "max_ms": times.last!]
+                                             "blasCore": BLASInfo.coreName, "min_ms": times.first!, "median_ms": medianTime, "max_ms": times.last!,
+                                             "peak_rss_mb": peakResidentMegabytes()]
                 if profile { object["op_median_ms"] = opMedians }
                 if let relaxBudget, let methodMedian {
                     object["relax_over_batched_forwards"] = methodMedian / relaxBudget.budget
@@ -75,6 +76,7 @@ struct BenchCommand: ParsableCommand {
                 print(String(format: "%@  batch %d  threads %d  OpenBLAS %@  min %.2f ms  median %.2f ms  max %.2f ms",
                              (m.path as NSString).lastPathComponent, batch, BLASInfo.threads, BLASInfo.coreName,
                              times.first!, medianTime, times.last!))
+                print(String(format: "  peak resident memory %.1f MB", peakResidentMegabytes()))
                 if let method, let methodMedian {
                     print(String(format: "  %@ end to end: median %.2f ms = %.2f × forward", method.rawValue, methodMedian, methodMedian / medianTime))
                 }
@@ -109,4 +111,11 @@ func median(_ values: [Double]) -> Double {
     let v = values.sorted()
     guard !v.isEmpty else { return 0 }
     return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+}
+
+/// The process's peak resident set size so far (getrusage reports kilobytes on Linux).
+func peakResidentMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
 }
