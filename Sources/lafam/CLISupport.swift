@@ -112,12 +112,23 @@ extension Tensor {
         }
     }
 
+    /// The tensor as a numpy array of the nearest dtype NPY files here hold: float16 and
+    /// bfloat16 widen to float32, integers other than int32 and uint8 to int64.
     var npy: NPYArray {
         get throws {
             switch storage {
             case .float(let v): return try NPYArray(shape: shape, data: .float32(v))
-            case .int64(let v): return try NPYArray(shape: shape, data: .int64(v))
+            case .double(let v): return try NPYArray(shape: shape, data: .float64(v))
+            case .int64(let v):
+                switch dtype {
+                case .int32: return try NPYArray(shape: shape, data: .int32(v.map { Int32($0) }))
+                case .uint8: return try NPYArray(shape: shape, data: .uint8(v.map { UInt8($0) }))
+                case .uint64 where v.contains(where: { $0 < 0 }):
+                    throw CLIError("uint64 values above 2^63 - 1 cannot be written as .npy (lafam writes int64)")
+                default: return try NPYArray(shape: shape, data: .int64(v))
+                }
             case .bool(let v): return try NPYArray(shape: shape, data: .bool(v))
+            case .string: throw CLIError("string tensors cannot be written as .npy")
             }
         }
     }

@@ -1,71 +1,65 @@
 import CONNXProto
 import Foundation
 
-/// Converts the stored element type of a TensorProto to lafam's compute types: floating types
-/// (float32, float64, float16, bfloat16) become float32, integer types become int64, bool stays bool.
+/// Decodes the elements of a TensorProto into lafam's storage for its element type
+/// (`DType`): floats of every width, integers of every width (uint64 as bit patterns), bool
+/// and string.
 struct ElementDecoder {
-    enum Target { case float, int64, bool }
-    let code: Int
-    let width: Int
-    let target: Target
+    let dtype: DType
     let tensor: String
 
     init(code: Int, tensor: String) throws {
-        self.code = code
+        guard let t = DType(onnxCode: code) else {
+            throw LafamError.unsupported("tensor '\(tensor)' has element type \(onnxTypeName(code)), which lafam does not hold")
+        }
+        dtype = t
         self.tensor = tensor
-        switch code {
-        case 1: (width, target) = (4, .float)
-        case 11: (width, target) = (8, .float)
-        case 10, 16: (width, target) = (2, .float)
-        case 7, 13: (width, target) = (8, .int64)
-        case 6, 12: (width, target) = (4, .int64)
-        case 5, 4: (width, target) = (2, .int64)
-        case 3, 2: (width, target) = (1, .int64)
-        case 9: (width, target) = (1, .bool)
-        default:
-            throw LafamError.unsupported("tensor '\(tensor)' has element type \(onnxTypeName(code)) (lafam computes in float32, int64 and bool)")
+    }
+
+    /// Bytes per element in `raw_data` (strings are never stored raw).
+    private var width: Int {
+        switch dtype {
+        case .int8, .uint8, .bool: return 1
+        case .int16, .uint16, .float16, .bfloat16: return 2
+        case .int32, .uint32, .float32: return 4
+        default: return 8
         }
     }
 
     /// Decodes little-endian fixed-width elements (`raw_data` or an external file's bytes).
     func decode(raw: UnsafeRawBufferPointer, shape: [Int], count: Int) throws -> Tensor {
+        guard dtype != .string else {
+            throw LafamError.invalidTensor(name: tensor, reason: "string elements must be in string_data, not raw or external bytes")
+        }
         guard raw.count == count * width else {
-            throw LafamError.invalidTensor(name: tensor, reason: "holds \(raw.count) bytes, but shape \(shape) of \(onnxTypeName(code)) needs \(count * width)")
+            throw LafamError.invalidTensor(name: tensor, reason: "holds \(raw.count) bytes, but shape \(shape) of \(dtype) needs \(count * width)")
         }
-        switch target {
-        case .float:
+        func load<T>(_: T.Type) -> [T] { (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * width, as: T.self) } }
+        let storage: Tensor.Storage
+        switch dtype {
+        case .float32:
             var out = [Float](repeating: 0, count: count)
-            switch code {
-            case 1:
-                out.withUnsafeMutableBytes { dst in dst.copyMemory(from: raw) }
-            case 11:
-                for i in 0..<count { out[i] = Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
-            default:
-                for i in 0..<count { out[i] = half(raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
-            }
-            return Tensor(shape: shape, floats: out)
-        case .int64:
-            var out = [Int64](repeating: 0, count: count)
-            for i in 0..<count {
-                let o = i * width
-                switch code {
-                case 7: out[i] = raw.loadUnaligned(fromByteOffset: o, as: Int64.self)
-                case 13: out[i] = Int64(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self))
-                case 6: out[i] = Int64(raw.loadUnaligned(fromByteOffset: o, as: Int32.self))
-                case 12: out[i] = Int64(raw.loadUnaligned(fromByteOffset: o, as: UInt32.self))
-                case 5: out[i] = Int64(raw.loadUnaligned(fromByteOffset: o, as: Int16.self))
-                case 4: out[i] = Int64(raw.loadUnaligned(fromByteOffset: o, as: UInt16.self))
-                case 3: out[i] = Int64(Int8(bitPattern: raw[o]))
-                default: out[i] = Int64(raw[o])
-                }
-            }
-            return Tensor(shape: shape, int64s: out)
-        case .bool:
-            return Tensor(shape: shape, bools: raw.map { $0 != 0 })
+            out.withUnsafeMutableBytes { dst in dst.copyMemory(from: raw) }
+            storage = .float(out)
+        case .float64: storage = .double(load(Double.self))
+        case .float16: storage = .float(load(Float16.self).map { Float($0) })
+        case .bfloat16: storage = .float(load(UInt16.self).map(Self.bfloat16))
+        case .int64: storage = .int64(load(Int64.self))
+        case .uint64: storage = .int64(load(UInt64.self).map { Int64(bitPattern: $0) })
+        case .int32: storage = .int64(load(Int32.self).map { Int64($0) })
+        case .uint32: storage = .int64(load(UInt32.self).map { Int64($0) })
+        case .int16: storage = .int64(load(Int16.self).map { Int64($0) })
+        case .uint16: storage = .int64(load(UInt16.self).map { Int64($0) })
+        case .int8: storage = .int64(load(Int8.self).map { Int64($0) })
+        case .uint8: storage = .int64(load(UInt8.self).map { Int64($0) })
+        case .bool: storage = .bool(raw.map { $0 != 0 })
+        case .string: preconditionFailure("handled above")
         }
+        return Tensor(shape: shape, storage: storage, dtype: dtype)
     }
 
-    /// Decodes the typed repeated fields (`float_data`, `int32_data`, `int64_data`, …).
+    /// Decodes the typed repeated fields (`float_data`, `int32_data`, `int64_data`, …); types
+    /// narrower than 32 bits (and float16/bfloat16 bit patterns) live in `int32_data`.
     func decodeTyped(_ t: Onnx__TensorProto, shape: [Int], count: Int) throws -> Tensor {
         func checked<T>(_ p: UnsafeMutablePointer<T>?, _ n: Int, _ field: String) throws -> UnsafeBufferPointer<T> {
             guard n == count else {
@@ -73,31 +67,27 @@ struct ElementDecoder {
             }
             return UnsafeBufferPointer(start: p, count: n)
         }
-        switch code {
-        case 1: return Tensor(shape: shape, floats: Array(try checked(t.float_data, t.n_float_data, "float_data")))
-        case 11: return Tensor(shape: shape, floats: try checked(t.double_data, t.n_double_data, "double_data").map { Float($0) })
-        case 10, 16:
-            return Tensor(shape: shape, floats: try checked(t.int32_data, t.n_int32_data, "int32_data").map { half(UInt16(truncatingIfNeeded: $0)) })
-        case 7: return Tensor(shape: shape, int64s: Array(try checked(t.int64_data, t.n_int64_data, "int64_data")))
-        case 12, 13: return Tensor(shape: shape, int64s: try checked(t.uint64_data, t.n_uint64_data, "uint64_data").map { Int64(bitPattern: $0) })
-        case 9: return Tensor(shape: shape, bools: try checked(t.int32_data, t.n_int32_data, "int32_data").map { $0 != 0 })
-        default: return Tensor(shape: shape, int64s: try checked(t.int32_data, t.n_int32_data, "int32_data").map { Int64($0) })
+        let storage: Tensor.Storage
+        switch dtype {
+        case .float32: storage = .float(Array(try checked(t.float_data, t.n_float_data, "float_data")))
+        case .float64: storage = .double(Array(try checked(t.double_data, t.n_double_data, "double_data")))
+        case .float16:
+            storage = .float(try checked(t.int32_data, t.n_int32_data, "int32_data").map { Float(Float16(bitPattern: UInt16(truncatingIfNeeded: $0))) })
+        case .bfloat16: storage = .float(try checked(t.int32_data, t.n_int32_data, "int32_data").map { Self.bfloat16(UInt16(truncatingIfNeeded: $0)) })
+        case .int64: storage = .int64(Array(try checked(t.int64_data, t.n_int64_data, "int64_data")))
+        case .uint32, .uint64: storage = .int64(try checked(t.uint64_data, t.n_uint64_data, "uint64_data").map { Int64(bitPattern: $0) })
+        case .bool: storage = .bool(try checked(t.int32_data, t.n_int32_data, "int32_data").map { $0 != 0 })
+        case .string:
+            storage = .string(try checked(t.string_data, t.n_string_data, "string_data").map {
+                String(decoding: UnsafeBufferPointer(start: $0.data, count: $0.len), as: UTF8.self)
+            })
+        default: storage = .int64(try checked(t.int32_data, t.n_int32_data, "int32_data").map { Int64($0) })
         }
+        // int32_data holds narrow integers as int32 values; conforming wraps any stray high bits.
+        return Tensor(shape: shape, storage: storage).conformed(to: dtype)
     }
 
-    /// IEEE half (code 10) or bfloat16 (code 16) bits to Float.
-    private func half(_ bits: UInt16) -> Float {
-        if code == 16 { return Float(bitPattern: UInt32(bits) << 16) }
-        let sign = UInt32(bits & 0x8000) << 16
-        let exponent = Int((bits >> 10) & 0x1F)
-        let mantissa = UInt32(bits & 0x3FF)
-        if exponent == 0 {
-            let magnitude = Float(mantissa) * Float(sign: .plus, exponent: -24, significand: 1)
-            return sign != 0 ? -magnitude : magnitude
-        }
-        if exponent == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
-        return Float(bitPattern: sign | UInt32(exponent + 112) << 23 | (mantissa << 13))
-    }
+    private static func bfloat16(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 }
 
 /// External tensor data: side files next to the model, each mapped once and shared by every

@@ -94,13 +94,11 @@ public enum GraphBuilder {
         guard info.isTensor else {
             throw LafamError.unsupported("graph input '\(info.name)' is a sequence, map or optional value, not a tensor")
         }
-        switch info.elemType {
-        case 1, 0: return .float32
-        case 7: return .int64
-        case 9: return .bool
-        default:
-            throw LafamError.unsupported("graph input '\(info.name)' has element type \(onnxTypeName(info.elemType)) (lafam computes in float32, int64 and bool)")
+        if info.elemType == 0 { return .float32 }
+        guard let t = DType(onnxCode: info.elemType) else {
+            throw LafamError.unsupported("graph input '\(info.name)' has element type \(onnxTypeName(info.elemType)), which lafam does not hold")
         }
+        return t
     }
 
     private static func bind(_ node: ONNXNode, opset: Int, registry: OperatorRegistry) throws -> Operator {
@@ -162,7 +160,7 @@ public enum GraphBuilder {
                 if !present.isEmpty, present.allSatisfy({ inputFacts[$0.offset]?.constant != nil }),
                    outFacts.contains(where: { $0.constant == nil }) {
                     let outputs = try op.run(inputFacts.map { $0?.constant })
-                    outFacts = zip(outFacts, outputs).map { ValueFacts(dtype: $0.dtype, shape: $1.shape.map { .known($0) }, constant: $1) }
+                    outFacts = zip(outFacts, outputs).map { ValueFacts($1.conformed(to: $0.dtype)) }
                 }
             } catch let e as OpError {
                 throw e.error(node: node.name, opType: node.opType)

@@ -82,24 +82,42 @@ struct Clip: Operator {
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "input")
-        try expect(x, [.float32], "input")
+        try expect(x, boundsAreInputs ? DType.numeric : DType.floatingPoint, "input")
         for i in 1..<3 {
             if let b = optional(inputs, i) {
-                try expect(b, [.float32], i == 1 ? "min" : "max")
+                try expect(b, [x.dtype], i == 1 ? "min" : "max")
                 if let r = b.rank, r != 0, b.shape!.concrete != [1] { throw OpError("\(i == 1 ? "min" : "max") must be a scalar") }
             }
         }
-        return [facts(.float32, x.shape)]
+        return [facts(x.dtype, x.shape)]
+    }
+
+    /// The float bounds in force (±greatest finite when absent).
+    private func bounds(_ inputs: [Tensor?]) -> (Float, Float) {
+        guard boundsAreInputs else { return (attrMin, attrMax) }
+        return (optional(inputs, 1).map { Float($0.asDoubles[0]) } ?? -.greatestFiniteMagnitude,
+                optional(inputs, 2).map { Float($0.asDoubles[0]) } ?? .greatestFiniteMagnitude)
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
-        var lo = attrMin, hi = attrMax
-        if boundsAreInputs {
-            lo = optional(inputs, 1)?.floats.first ?? -.greatestFiniteMagnitude
-            hi = optional(inputs, 2)?.floats.first ?? .greatestFiniteMagnitude
+        let lo = optional(inputs, 1), hi = optional(inputs, 2)
+        switch x.storage {
+        case .float(let v):
+            let (lo, hi) = bounds(inputs)
+            return [Tensor(shape: x.shape, floats: Unary.apply(.clip(min: lo, max: hi), v))]
+        case .double(let v):
+            let l = lo?.doubles[0] ?? -.greatestFiniteMagnitude, h = hi?.doubles[0] ?? .greatestFiniteMagnitude
+            return [Tensor(shape: x.shape, doubles: v.map { Swift.min(Swift.max($0, l), h) })]
+        case .int64(let v) where x.dtype == .uint64:
+            let l = lo.map { UInt64(bitPattern: $0.int64s[0]) } ?? .min, h = hi.map { UInt64(bitPattern: $0.int64s[0]) } ?? .max
+            return [Tensor(shape: x.shape, int64s: v.map { Int64(bitPattern: Swift.min(Swift.max(UInt64(bitPattern: $0), l), h)) })]
+        case .int64(let v):
+            let l = lo?.int64s[0] ?? .min, h = hi?.int64s[0] ?? .max
+            return [Tensor(shape: x.shape, int64s: v.map { Swift.min(Swift.max($0, l), h) })]
+        default:
+            throw OpError("Clip needs numbers, got \(x.dtype)")
         }
-        return [Tensor(shape: x.shape, floats: Unary.apply(.clip(min: lo, max: hi), x.floats))]
     }
 }
 
@@ -146,10 +164,9 @@ struct Binary: Operator {
         guard present.count >= (variadic ? 1 : 2), present.count == inputs.count else {
             throw OpError("expects \(variadic ? "at least one input" : "two inputs"), got \(present.count)")
         }
-        let allowed: Set<DType> = kind == .prelu ? [.float32] : [.float32, .int64]
-        try expect(present[0], allowed, "A")
+        try expect(present[0], kind == .prelu ? [.float32] : DType.numeric, "A")
         if kind == .pow {
-            try expect(present[1], [.float32, .int64], "exponent")
+            try expect(present[1], DType.numeric, "exponent")
         } else {
             for f in present.dropFirst() where f.dtype != present[0].dtype {
                 throw OpError("type mismatch: inputs are \(present[0].dtype) and \(f.dtype)")
@@ -183,33 +200,53 @@ struct Binary: Operator {
         let ts = inputs.map { $0! }
         var acc = ts[0]
         for t in ts.dropFirst() { acc = try combine(acc, t) }
-        if isMean { acc = Tensor(shape: acc.shape, floats: acc.floats.map { $0 / Float(ts.count) }) }
+        if isMean {
+            switch acc.storage {
+            case .float(let v): acc = Tensor(shape: acc.shape, storage: .float(v.map { $0 / Float(ts.count) }), dtype: acc.dtype)
+            case .double(let v): acc = Tensor(shape: acc.shape, doubles: v.map { $0 / Double(ts.count) })
+            default: throw OpError("Mean needs floating-point inputs, got \(acc.dtype)")
+            }
+        }
         return [acc]
     }
 
+    /// One broadcast step; the result is in the first operand's storage class (the executor
+    /// then conforms it to the output's element type).
     private func combine(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         let shape = try broadcast(a.shape, b.shape)
         switch (a.storage, b.storage) {
         case let (.float(x), .float(y)):
-            switch kind {
-            case .add: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, +))
-            case .sub: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, -))
-            case .mul: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, *))
-            case .div: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, /))
-            case .pow: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape, Binary.power))
-            case .max: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) })
-            case .min: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) })
-            case .prelu: return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y, b.shape, shape) { $0 < 0 ? $0 * $1 : $0 })
-            }
-        case let (.float(x), .int64(y)):
-            return Tensor(shape: shape, floats: broadcastMap(x, a.shape, y.map { Float($0) }, b.shape, shape, Binary.power))
-        case let (.int64(x), .float(y)):
-            return Tensor(shape: shape, int64s: broadcastMap(x.map { Float($0) }, a.shape, y, b.shape, shape, Binary.power).map { Int64($0) })
-        case let (.int64(x), .int64(y)):
+            return Tensor(shape: shape, floats: floating(x, a.shape, y, b.shape, shape, power: Binary.power))
+        case let (.double(x), .double(y)):
+            return Tensor(shape: shape, doubles: floating(x, a.shape, y, b.shape, shape, power: Foundation.pow))
+        case let (.float(x), _):
+            return Tensor(shape: shape, floats: broadcastMap(x, a.shape, b.asDoubles.map(Float.init), b.shape, shape, Binary.power))
+        case let (.double(x), _):
+            return Tensor(shape: shape, doubles: broadcastMap(x, a.shape, b.asDoubles, b.shape, shape, Foundation.pow))
+        case let (.int64(x), .int64(y)) where kind != .pow || !b.dtype.isFloatingPoint:
+            let unsigned = a.dtype == .uint64
             if kind == .div, y.contains(0) { throw OpError("integer division by zero") }
-            return Tensor(shape: shape, int64s: broadcastMap(x, a.shape, y, b.shape, shape) { Binary.intOp(kind, $0, $1) ?? 0 })
+            return Tensor(shape: shape, int64s: broadcastMap(x, a.shape, y, b.shape, shape) { Binary.intOp(kind, $0, $1, unsigned: unsigned) ?? 0 })
+        case (.int64, _) where kind == .pow:
+            // An integer base to a floating exponent: computed in float64, truncated to the base's type.
+            let powers = broadcastMap(a.asDoubles, a.shape, b.asDoubles, b.shape, shape, Foundation.pow)
+            return try Tensor(shape: shape, doubles: powers).converted(to: .int64)
         default:
             throw OpError("type mismatch: \(a.dtype) and \(b.dtype)")
+        }
+    }
+
+    private func floating<T: BinaryFloatingPoint>(_ x: [T], _ xs: [Int], _ y: [T], _ ys: [Int], _ shape: [Int],
+                                                  power: (T, T) -> T) -> [T] {
+        switch kind {
+        case .add: return broadcastMap(x, xs, y, ys, shape, +)
+        case .sub: return broadcastMap(x, xs, y, ys, shape, -)
+        case .mul: return broadcastMap(x, xs, y, ys, shape, *)
+        case .div: return broadcastMap(x, xs, y, ys, shape, /)
+        case .pow: return broadcastMap(x, xs, y, ys, shape, power)
+        case .max: return broadcastMap(x, xs, y, ys, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
+        case .min: return broadcastMap(x, xs, y, ys, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
+        case .prelu: return broadcastMap(x, xs, y, ys, shape) { $0 < 0 ? $0 * $1 : $0 }
         }
     }
 
@@ -220,15 +257,26 @@ struct Binary: Operator {
         return Foundation.pow(x, y)
     }
 
-    static func intOp(_ kind: Kind, _ x: Int64, _ y: Int64) -> Int64? {
+    /// Integer arithmetic with wrap-around; `unsigned` reads uint64 bit patterns for the
+    /// operations where sign matters (narrower unsigned types are non-negative in Int64 already).
+    static func intOp(_ kind: Kind, _ x: Int64, _ y: Int64, unsigned: Bool = false) -> Int64? {
+        if unsigned {
+            let (p, q) = (UInt64(bitPattern: x), UInt64(bitPattern: y))
+            switch kind {
+            case .div: return q == 0 ? nil : Int64(bitPattern: p / q)
+            case .max: return Int64(bitPattern: Swift.max(p, q))
+            case .min: return Int64(bitPattern: Swift.min(p, q))
+            default: break
+            }
+        }
         switch kind {
         case .add: return x &+ y
         case .sub: return x &- y
         case .mul: return x &* y
-        case .div: return y == 0 ? nil : x / y
+        case .div: return y == 0 ? nil : (x == .min && y == -1 ? .min : x / y)
         case .max: return Swift.max(x, y)
         case .min: return Swift.min(x, y)
-        case .prelu: return x < 0 ? x * y : x
+        case .prelu: return x < 0 ? x &* y : x
         case .pow:
             guard y >= 0 else { return x == 1 ? 1 : (x == -1 ? (y % 2 == 0 ? 1 : -1) : 0) }
             var result: Int64 = 1, base = x, e = y
@@ -365,11 +413,7 @@ extension Clip: Differentiable {
     /// Passes the gradient where the input lies strictly inside the bounds (PyTorch's hardtanh).
     func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
         guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
-        var lo = attrMin, hi = attrMax
-        if boundsAreInputs {
-            lo = optional(inputs, 1)?.floats.first ?? -.greatestFiniteMagnitude
-            hi = optional(inputs, 2)?.floats.first ?? .greatestFiniteMagnitude
-        }
+        let (lo, hi) = bounds(inputs)
         return [pullback(required(inputs, 0), outputs[0], g) { x, _, g in x > lo && x < hi ? g : 0 }] + wanted.dropFirst().map { _ in nil }
     }
 }

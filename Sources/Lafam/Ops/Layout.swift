@@ -3,14 +3,16 @@
 
 extension Tensor.Storage {
     /// Elements at the given flat source indices; a negative index yields `fill`.
-    func take(_ indices: [Int], fill: Float = 0) -> Tensor.Storage {
+    func take(_ indices: [Int], fill: Double = 0) -> Tensor.Storage {
         @inline(__always) func pick<T>(_ a: [T], _ zero: T) -> [T] {
             indices.map { $0 >= 0 ? a[$0] : zero }
         }
         switch self {
-        case .float(let a): return .float(pick(a, fill))
-        case .int64(let a): return .int64(pick(a, Int64(fill)))
+        case .float(let a): return .float(pick(a, Float(fill)))
+        case .double(let a): return .double(pick(a, fill))
+        case .int64(let a): return .int64(pick(a, Int64(exactly: fill.rounded(.towardZero)) ?? 0))
         case .bool(let a): return .bool(pick(a, fill != 0))
+        case .string(let a): return .string(pick(a, ""))
         }
     }
 
@@ -30,7 +32,9 @@ extension Tensor.Storage {
         switch parts[0] {
         case .float: return .float(join(parts.map { if case .float(let a) = $0 { return a }; return [] }))
         case .int64: return .int64(join(parts.map { if case .int64(let a) = $0 { return a }; return [] }))
+        case .double: return .double(join(parts.map { if case .double(let a) = $0 { return a }; return [] }))
         case .bool: return .bool(join(parts.map { if case .bool(let a) = $0 { return a }; return [] }))
+        case .string: return .string(join(parts.map { if case .string(let a) = $0 { return a }; return [] }))
         }
     }
 }
@@ -427,7 +431,7 @@ struct Slice: Operator {
         } else {
             let parts = (1...4).map { optional(inputs, $0) }
             guard parts[0] != nil, parts[1] != nil else { throw OpError("inputs starts and ends are required") }
-            for p in parts.compactMap({ $0 }) { try expect(p, [.int64], "slice parameter") }
+            for p in parts.compactMap({ $0 }) { try expect(p, DType.indices, "slice parameter") }
             guard parts.allSatisfy({ $0 == nil || $0?.constant != nil }) else {
                 return [facts(x.dtype, x.shape.map { $0.map { _ in .unknown } })]
             }
@@ -478,7 +482,7 @@ struct Gather: Operator {
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "data"), idx = try required(inputs, 1, "indices")
-        try expect(idx, [.int64], "indices")
+        try expect(idx, DType.indices, "indices")
         guard let s = x.shape, let i = idx.shape else { return [facts(x.dtype, nil)] }
         let a = try normalizeAxis(axis, rank: s.count)
         var result = facts(x.dtype, Array(s[..<a]) + i + Array(s[(a + 1)...]))
@@ -519,7 +523,7 @@ extension Gather: IndexMapping {
 struct Pad: Operator {
     let mode: String
     let attrPads: [Int]?
-    let attrValue: Float
+    let attrValue: Double
 
     init(_ node: NodeContext) throws {
         mode = try node.require("mode", in: ["constant", "reflect", "edge"], default: "constant")
@@ -529,7 +533,7 @@ struct Pad: Operator {
         } else {
             attrPads = nil
         }
-        attrValue = try node.float("value", default: 0)
+        attrValue = Double(try node.float("value", default: 0))
     }
 
     private func fullPads(rank: Int, pads: [Int], axes: [Int]?) throws -> [Int] {
@@ -562,7 +566,7 @@ struct Pad: Operator {
         let x = required(inputs, 0)
         var value = attrValue
         if attrPads == nil, let v = optional(inputs, 2) {
-            value = v.dtype == .float32 ? (v.floats.first ?? 0) : Float(v.asInts.first ?? 0)
+            value = v.asDoubles.first ?? 0
         }
         let (shape, map) = try indexMap(inputs)
         return [Tensor(shape: shape, storage: x.storage.take(map, fill: value))]

@@ -6,7 +6,7 @@ struct Compare: Operator {
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
         guard a.dtype == b.dtype else { throw OpError("type mismatch: \(a.dtype) and \(b.dtype)") }
-        if a.dtype == .bool && kind != .equal { throw OpError("ordering comparisons need numbers, got bool") }
+        if (a.dtype == .bool || a.dtype == .string) && kind != .equal { throw OpError("ordering comparisons need numbers, got \(a.dtype)") }
         guard let sa = a.shape, let sb = b.shape else { return [facts(.bool, nil)] }
         return [facts(.bool, try broadcast(sa, sb))]
     }
@@ -29,7 +29,11 @@ struct Compare: Operator {
         }
         switch (a.storage, b.storage) {
         case let (.float(x), .float(y)): return [Tensor(shape: shape, bools: compare(x, y))]
+        case let (.int64(x), .int64(y)) where a.dtype == .uint64:
+            return [Tensor(shape: shape, bools: compare(x.map { UInt64(bitPattern: $0) }, y.map { UInt64(bitPattern: $0) }))]
         case let (.int64(x), .int64(y)): return [Tensor(shape: shape, bools: compare(x, y))]
+        case let (.double(x), .double(y)): return [Tensor(shape: shape, bools: compare(x, y))]
+        case let (.string(x), .string(y)): return [Tensor(shape: shape, bools: compare(x, y))]
         case let (.bool(x), .bool(y)): return [Tensor(shape: shape, bools: compare(x.map { $0 ? 1 : 0 }, y.map { $0 ? 1 : 0 }))]
         default: throw OpError("type mismatch: \(a.dtype) and \(b.dtype)")
         }
@@ -150,27 +154,35 @@ extension Tile: IndexMapping {
     }
 }
 
-/// Range(start, limit, delta) of float32 or int64 scalars.
+/// Range(start, limit, delta) of numeric scalars, all of one type.
 struct RangeOp: Operator {
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let start = try required(inputs, 0, "start")
         for i in 1...2 { guard try required(inputs, i, "limit/delta").dtype == start.dtype else { throw OpError("start, limit and delta must share a type") } }
-        try expect(start, [.float32, .int64], "start")
+        try expect(start, DType.numeric, "start")
         return [facts(start.dtype, [.unknown])]
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let (s, l, d) = (required(inputs, 0), required(inputs, 1), required(inputs, 2))
-        if s.dtype == .int64 {
-            let (a, b, c) = (s.int64s[0], l.int64s[0], d.int64s[0])
+        func count<T: BinaryFloatingPoint>(_ a: T, _ b: T, _ c: T) throws -> Int {
             guard c != 0 else { throw OpError("delta must not be 0") }
-            let n = max(0, Int(((Double(b - a) / Double(c))).rounded(.up)))
-            return [Tensor(shape: [n], int64s: (0..<n).map { a + Int64($0) * c })]
+            return max(0, Int(((b - a) / c).rounded(.up)))
         }
-        let (a, b, c) = (s.floats[0], l.floats[0], d.floats[0])
-        guard c != 0 else { throw OpError("delta must not be 0") }
-        let n = max(0, Int(((b - a) / c).rounded(.up)))
-        return [Tensor(shape: [n], floats: (0..<n).map { a + Float($0) * c })]
+        switch s.storage {
+        case .int64(let a):
+            let (a, b, c) = (a[0], l.int64s[0], d.int64s[0])
+            let n = try count(Double(a), Double(b), Double(c))
+            return [Tensor(shape: [n], int64s: (0..<n).map { a &+ Int64($0) &* c })]
+        case .double(let a):
+            let (a, c) = (a[0], d.doubles[0])
+            let n = try count(a, l.doubles[0], c)
+            return [Tensor(shape: [n], doubles: (0..<n).map { a + Double($0) * c })]
+        default:
+            let (a, c) = (s.floats[0], d.floats[0])
+            let n = try count(a, l.floats[0], c)
+            return [Tensor(shape: [n], floats: (0..<n).map { a + Float($0) * c })]
+        }
     }
 }
 

@@ -4,22 +4,28 @@ struct Pool: Operator {
     let isMax: Bool
     let window: Window
     let countIncludePad: Bool
+    /// MaxPool's optional Indices output, flat over the input, in row-major (storage_order 0)
+    /// or column-major spatial order (1).
+    let wantsIndices: Bool
+    let columnMajorIndices: Bool
 
     init(_ node: NodeContext, max: Bool) throws {
         isMax = max
         window = try Window(node, kernel: nil)
         countIncludePad = try node.int("count_include_pad", default: 0) != 0
-        if max && node.outputCount > 1 { throw OpError(unsupported: "the Indices output of MaxPool is not supported") }
+        wantsIndices = max && node.outputCount > 1
+        columnMajorIndices = try node.int("storage_order", default: 0) != 0
     }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X")
-        try expect(x, [.float32], "X")
+        // 8-bit integers (MaxPool only) pool exactly through float32.
+        try expect(x, isMax ? [.float32, .int8, .uint8] : [.float32], "X")
         if let r = x.rank, r != window.spatialRank + 2 {
             throw OpError("X has rank \(r), a \(window.spatialRank)-D window needs rank \(window.spatialRank + 2)")
         }
-        guard let s = x.shape else { return [facts(.float32, nil)] }
-        return [facts(.float32, [s[0], s[1]] + (try window.outputDims(Array(s[2...]))))]
+        let shape = try x.shape.map { [$0[0], $0[1]] + (try window.outputDims(Array($0[2...]))) }
+        return [facts(x.dtype, shape)] + (wantsIndices ? [facts(.int64, shape)] : [])
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -27,7 +33,7 @@ struct Pool: Operator {
         let v = try window.volume(Array(x.shape[2...]))
         let planes = x.shape[0] * x.shape[1]
         var out = [Float](repeating: 0, count: planes * v.outputCount)
-        let xs = x.floats
+        let xs = x.dtype == .float32 ? x.floats : x.asDoubles.map(Float.init)
         xs.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 for p in 0..<planes {
@@ -35,7 +41,39 @@ struct Pool: Operator {
                 }
             }
         }
-        return [Tensor(shape: Array(x.shape.prefix(2)) + v.out.suffix(x.rank - 2), floats: out)]
+        let shape = Array(x.shape.prefix(2)) + v.out.suffix(x.rank - 2)
+        let pooled = try Tensor(shape: shape, floats: out).converted(to: x.dtype)
+        guard wantsIndices else { return [pooled] }
+        return [pooled, Tensor(shape: shape, int64s: maxIndices(v, xs, planes: planes))]
+    }
+
+    /// The flat input index of each output's maximum (the first one on ties).
+    private func maxIndices(_ v: WindowVolume, _ xs: [Float], planes: Int) -> [Int64] {
+        let (d, h, w) = (v.size[0], v.size[1], v.size[2])
+        let (zs, ys, xr) = (tapRanges(v, axis: 0), tapRanges(v, axis: 1), tapRanges(v, axis: 2))
+        var out: [Int64] = []
+        out.reserveCapacity(planes * v.outputCount)
+        for p in 0..<planes {
+            for z in zs {
+                for y in ys {
+                    for x in xr {
+                        var best = -Float.infinity, at = (0, 0, 0), found = false
+                        for kz in z.taps {
+                            for ky in y.taps {
+                                for kx in x.taps {
+                                    let c = (z.start + kz * v.dilation[0], y.start + ky * v.dilation[1], x.start + kx * v.dilation[2])
+                                    let value = xs[p * v.inputCount + (c.0 * h + c.1) * w + c.2]
+                                    if !found || value > best { (best, at, found) = (value, c, true) }
+                                }
+                            }
+                        }
+                        let spatial = columnMajorIndices ? at.0 + d * (at.1 + h * at.2) : (at.0 * h + at.1) * w + at.2
+                        out.append(Int64(p * v.inputCount + spatial))
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// One channel plane. Max ignores padding; average divides by the window clipped to the input

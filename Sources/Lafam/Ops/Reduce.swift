@@ -31,27 +31,27 @@ struct Reduce: Operator {
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "data")
-        try expect(x, [.float32], "data")
+        try expect(x, DType.floatingPoint, "data")
         let axesFacts = axesAreInput ? optional(inputs, 1) : nil
-        guard let s = x.shape, axesFacts == nil || axesFacts?.constant != nil else { return [facts(.float32, nil)] }
+        guard let s = x.shape, axesFacts == nil || axesFacts?.constant != nil else { return [facts(x.dtype, nil)] }
         let axes = try reduced(rank: s.count, axes: axesFacts?.constant?.asInts ?? attrAxes)
-        return [facts(.float32, shape(s, axes, one: .known(1)))]
+        return [facts(x.dtype, shape(s, axes, one: .known(1)))]
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
         guard let axes = try reduced(rank: x.rank, axes: axesAreInput ? optional(inputs, 1)?.asInts : attrAxes) else {
             // noop_with_empty_axes: the data passes through (with the elementwise part applied).
-            return [Tensor(shape: x.shape, floats: x.floats.map { finish(step(initial, Double($0)), count: 1) })]
+            return [result(x.shape, x.asDoubles.map { finish(step(initial, $0), count: 1) }, like: x)]
         }
         let keptShape = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
         var acc = [Double](repeating: initial, count: Tensor.count(of: keptShape))
         let outStrides = broadcastStrides(keptShape, to: x.shape)
-        let xs = x.floats
+        let xs = x.asDoubles
         // Walk the input once, accumulating into the kept position (stride 0 on reduced axes).
         var index = [Int](repeating: 0, count: x.rank), pos = 0
         for i in 0..<xs.count {
-            acc[pos] = step(acc[pos], Double(xs[i]))
+            acc[pos] = step(acc[pos], xs[i])
             var axis = x.rank - 1
             while axis >= 0 {
                 index[axis] += 1
@@ -63,7 +63,12 @@ struct Reduce: Operator {
             }
         }
         let n = acc.isEmpty ? 1 : xs.count / acc.count
-        return [Tensor(shape: shape(x.shape, axes, one: 1), floats: acc.map { finish($0, count: n) })]
+        return [result(shape(x.shape, axes, one: 1), acc.map { finish($0, count: n) }, like: x)]
+    }
+
+    /// Float64 results in the input's storage (float64 stays, float32/16 round to float).
+    private func result(_ shape: [Int], _ values: [Double], like x: Tensor) -> Tensor {
+        x.dtype == .float64 ? Tensor(shape: shape, doubles: values) : Tensor(shape: shape, floats: values.map(Float.init))
     }
 
     private var initial: Double {
@@ -88,12 +93,12 @@ struct Reduce: Operator {
         }
     }
 
-    private func finish(_ a: Double, count: Int) -> Float {
+    private func finish(_ a: Double, count: Int) -> Double {
         switch kind {
-        case .mean: return Float(a / Double(Swift.max(count, 1)))
-        case .l2: return Float(a.squareRoot())
-        case .logSum, .logSumExp: return Float(Foundation.log(a))
-        default: return Float(a)
+        case .mean: return a / Double(Swift.max(count, 1))
+        case .l2: return a.squareRoot()
+        case .logSum, .logSumExp: return Foundation.log(a)
+        default: return a
         }
     }
 }
@@ -114,7 +119,7 @@ struct ArgExtreme: Operator {
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "data")
-        try expect(x, [.float32, .int64], "data")
+        try expect(x, DType.numeric, "data")
         guard let s = x.shape else { return [facts(.int64, nil)] }
         let a = try normalizeAxis(axis, rank: s.count)
         var out = s
@@ -125,7 +130,7 @@ struct ArgExtreme: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
         let a = try normalizeAxis(axis, rank: x.rank)
-        let values: [Double] = x.dtype == .float32 ? x.floats.map(Double.init) : x.int64s.map(Double.init)
+        let values = x.asDoubles
         let outer = x.shape[..<a].reduce(1, *), n = x.shape[a], inner = x.shape[(a + 1)...].reduce(1, *)
         var out = [Int64](repeating: 0, count: outer * inner)
         for o in 0..<outer {

@@ -67,48 +67,34 @@ struct ConstantOfShape: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let shape = required(inputs, 0).asInts
         guard shape.allSatisfy({ $0 >= 0 }) else { throw OpError("negative dimension in \(shape)") }
-        let n = shape.reduce(1, *)
-        switch fill.storage {
-        case .float(let v): return [Tensor(shape: shape, floats: [Float](repeating: v[0], count: n))]
-        case .int64(let v): return [Tensor(shape: shape, int64s: [Int64](repeating: v[0], count: n))]
-        case .bool(let v): return [Tensor(shape: shape, bools: [Bool](repeating: v[0], count: n))]
-        }
+        return [Tensor(shape: shape, storage: fill.storage.take([Int](repeating: 0, count: shape.reduce(1, *))), dtype: fill.dtype)]
     }
 }
 
-/// Cast between float32, int64 and bool (other ONNX numeric targets map to these).
+/// Cast to the `to` attribute's type, and CastLike to the second input's type. Rounding to
+/// bfloat16 truncates before opset 19, as ONNX's reference did then.
 struct Cast: Operator {
-    let to: DType
+    let to: DType?
+    let truncatingBFloat16: Bool
 
-    init(_ node: NodeContext) throws {
+    init(_ node: NodeContext, like: Bool) throws {
+        truncatingBFloat16 = node.opset < 19
+        guard !like else { to = nil; return }
         let code = try node.int("to", default: -1)
-        switch code {
-        case 1, 10, 11, 16: to = .float32
-        case 2, 3, 4, 5, 6, 7, 12, 13: to = .int64
-        case 9: to = .bool
-        default: throw OpError(unsupported: "cast to \(onnxTypeName(code)) is not supported")
-        }
+        guard let t = DType(onnxCode: code) else { throw OpError(unsupported: "cast to \(onnxTypeName(code)) is not supported") }
+        to = t
     }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "input")
-        var out = facts(to, x.shape)
-        if to == .int64 { out.elements = x.elements }
+        let target = try to ?? required(inputs, 1, "target_type").dtype
+        var out = facts(target, x.shape)
+        if target == .int64 && x.dtype.isInteger { out.elements = x.elements }
         return [out]
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
-        let storage: Tensor.Storage
-        switch (x.storage, to) {
-        case (.float(let a), .int64): storage = .int64(a.map { $0.isFinite ? Int64(clamping: Int64(exactly: $0.rounded(.towardZero)) ?? ($0 < 0 ? .min : .max)) : 0 })
-        case (.float(let a), .bool): storage = .bool(a.map { $0 != 0 })
-        case (.int64(let a), .float32): storage = .float(a.map { Float($0) })
-        case (.int64(let a), .bool): storage = .bool(a.map { $0 != 0 })
-        case (.bool(let a), .float32): storage = .float(a.map { $0 ? 1 : 0 })
-        case (.bool(let a), .int64): storage = .int64(a.map { $0 ? 1 : 0 })
-        default: storage = x.storage
-        }
-        return [Tensor(shape: x.shape, storage: storage)]
+        return [try x.converted(to: to ?? required(inputs, 1).dtype, truncatingBFloat16: truncatingBFloat16)]
     }
 }

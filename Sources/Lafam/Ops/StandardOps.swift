@@ -80,7 +80,8 @@ extension OperatorRegistry {
         r.register("Shape") { try ShapeOp($0) }
         r.register("Constant") { try ConstantOp($0) }
         r.register("ConstantOfShape") { try ConstantOfShape($0) }
-        r.register("Cast") { try Cast($0) }
+        r.register("Cast") { try Cast($0, like: false) }
+        r.register("CastLike") { try Cast($0, like: true) }
         let reductions: [(String, Reduce.Kind)] = [
             ("ReduceMean", .mean), ("ReduceSum", .sum), ("ReduceMax", .max), ("ReduceMin", .min), ("ReduceProd", .prod),
             ("ReduceL1", .l1), ("ReduceL2", .l2), ("ReduceSumSquare", .sumSquare), ("ReduceLogSum", .logSum),

@@ -50,7 +50,9 @@ struct Executor {
             } catch let e as OpError {
                 throw e.error(node: node.name, opType: node.opType)
             }
-            for (k, v) in node.outputs.enumerated() where k < outputs.count { try produced(v, outputs[k]) }
+            for (k, v) in node.outputs.enumerated() where k < outputs.count {
+                try produced(v, outputs[k].conformed(to: graph.values[v].facts!.dtype))
+            }
             for case let v? in node.inputs where lastUse[v] == s { slots[v] = nil }
         }
         return kept
