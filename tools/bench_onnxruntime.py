@@ -8,12 +8,17 @@ Run from the repository root (after tools/setup-venv.sh), e.g.:
 Builds one session (CPUExecutionProvider, intra_op_num_threads=T, inter_op_num_threads=1, default
 graph optimisations), feeds a fixed-seed standard-normal float32 tensor of the first input's shape
 with the first (batch) dimension set to B, runs W untimed warm-up runs, then times
-`session.run` alone over N runs. Prints `min X ms  median Y ms  max Z ms` on one line, or with --json
-an object {"min_ms", "median_ms", "max_ms", ...}.
+`session.run` alone over N runs. Prints `min X ms  median Y ms  max Z ms` and the peak memory on one
+line, or with --json an object {"min_ms", "median_ms", "max_ms", "peak_rss_mb", "baseline_rss_mb", ...}.
+
+Memory (MB, getrusage's ru_maxrss): `peak_rss_mb` is the process's peak resident set size at the end;
+`baseline_rss_mb` is the same figure measured after importing numpy and onnxruntime, before the session
+is created, i.e. the Python interpreter's and the libraries' share of the peak.
 """
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -28,6 +33,11 @@ ELEM_TYPES = {
 }
 
 
+def peak_rss_mb():
+    """This process's peak resident set size so far, in MB (Linux reports ru_maxrss in KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model")
@@ -40,6 +50,7 @@ def main():
     args = ap.parse_args()
     if args.runs < 1 or args.batch < 1 or args.threads < 1 or args.warmup < 0:
         sys.exit("--runs, --batch and --threads must be >= 1, --warmup >= 0")
+    baseline_rss_mb = peak_rss_mb()
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = args.threads
@@ -79,11 +90,14 @@ def main():
         "threads": args.threads,
         "input_shape": shape,
         "onnxruntime": ort.__version__,
+        "peak_rss_mb": round(peak_rss_mb(), 2),
+        "baseline_rss_mb": round(baseline_rss_mb, 2),
     }
     if args.json:
         print(json.dumps(result))
     else:
         print(f"min {result['min_ms']:.3f} ms  median {result['median_ms']:.3f} ms  max {result['max_ms']:.3f} ms"
+              f"  peak RSS {result['peak_rss_mb']:.0f} MB (after imports {result['baseline_rss_mb']:.0f} MB)"
               f"  ({args.model}, batch {args.batch}, {args.threads} thread(s), {args.runs} runs)")
 
 
