@@ -34,10 +34,20 @@ struct Pool: Operator {
         let planes = x.shape[0] * x.shape[1]
         var out = [Float](repeating: 0, count: planes * v.outputCount)
         let xs = x.dtype == .float32 ? x.floats : x.asDoubles.map(Float.init)
+        let taps = (tapRanges(v, axis: 0), tapRanges(v, axis: 1), tapRanges(v, axis: 2))
         xs.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 for p in 0..<planes {
-                    pool(v, src: xp.baseAddress! + p * v.inputCount, dst: op.baseAddress! + p * v.outputCount)
+                    let (src, dst) = (xp.baseAddress! + p * v.inputCount, op.baseAddress! + p * v.outputCount)
+                    if isMax {
+                        pool(v, taps, src: src, dst: dst, initial: -.infinity, combine: { $1 > $0 ? $1 : $0 }) { best, _ in best }
+                    } else {
+                        let includePad = countIncludePad
+                        pool(v, taps, src: src, dst: dst, initial: 0, combine: +) { sum, window in
+                            let divisor = includePad ? window.padded : window.inside
+                            return divisor > 0 ? sum / Float(divisor) : 0
+                        }
+                    }
                 }
             }
         }
@@ -76,34 +86,29 @@ struct Pool: Operator {
         return out
     }
 
-    /// One channel plane. Max ignores padding; average divides by the window clipped to the input
-    /// (count_include_pad = 0) or to the padded input (= 1).
-    private func pool(_ v: WindowVolume, src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>) {
+    typealias Taps = [(start: Int, taps: Range<Int>, padded: Int)]
+
+    /// One channel plane: each output is `finish(fold of combine over the window's taps inside
+    /// the input, window sizes)`, where the sizes are the taps inside the input and inside the
+    /// padded input (max ignores padding; average divides by either, per count_include_pad).
+    @inline(__always)
+    private func pool(_ v: WindowVolume, _ taps: (Taps, Taps, Taps), src: UnsafePointer<Float>, dst: UnsafeMutablePointer<Float>,
+                      initial: Float, combine: (Float, Float) -> Float, finish: (Float, (inside: Int, padded: Int)) -> Float) {
         let (h, w) = (v.size[1], v.size[2])
-        // Per output position along each axis: the first input index and the taps inside the input.
-        let (zs, ys, xs) = (tapRanges(v, axis: 0), tapRanges(v, axis: 1), tapRanges(v, axis: 2))
+        let (zs, ys, xs) = taps
         let (dz, dy, dx) = (v.dilation[0], v.dilation[1], v.dilation[2])
         var o = 0
         for z in zs {
             for y in ys {
                 for x in xs {
-                    var best = -Float.infinity, sum: Float = 0
+                    var acc = initial
                     for kz in z.taps {
                         for ky in y.taps {
                             let row = src + ((z.start + kz * dz) * h + y.start + ky * dy) * w + x.start
-                            for kx in x.taps {
-                                let value = row[kx * dx]
-                                best = max(best, value)
-                                sum += value
-                            }
+                            for kx in x.taps { acc = combine(acc, row[kx * dx]) }
                         }
                     }
-                    if isMax {
-                        dst[o] = best
-                    } else {
-                        let divisor = countIncludePad ? z.padded * y.padded * x.padded : z.taps.count * y.taps.count * x.taps.count
-                        dst[o] = divisor > 0 ? sum / Float(divisor) : 0
-                    }
+                    dst[o] = finish(acc, (z.taps.count * y.taps.count * x.taps.count, z.padded * y.padded * x.padded))
                     o += 1
                 }
             }
@@ -112,7 +117,7 @@ struct Pool: Operator {
 
     /// For each output position along `axis`: the window's first input index, the range of taps
     /// that land inside the input, and the taps inside the padded input (count_include_pad).
-    func tapRanges(_ v: WindowVolume, axis: Int) -> [(start: Int, taps: Range<Int>, padded: Int)] {
+    func tapRanges(_ v: WindowVolume, axis: Int) -> Taps {
         (0..<v.out[axis]).map { o in
             let start = o * v.stride[axis] - v.padBegin[axis]
             let (lo, hi) = validRange(offset: start, stride: v.dilation[axis], inSize: v.size[axis], outSize: v.kernel[axis])
