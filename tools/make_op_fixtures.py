@@ -1148,6 +1148,24 @@ def _(g: Builder):
     g.output("y")
 
 
+@case("graph_residual_relu", "ResNet blocks: Conv->Relu->Conv, 1x1 Conv shortcut after it, Add->Relu; then Conv->Add(block)->Clip(0,6)")
+def _(g: Builder):
+    x = g.input("x", g.randn(2, 4, 6, 6))
+    g.node("Conv", [x, g.init("w1", g.weight(8, 4, 3, 3)), g.init("b1", g.randn(8, scale=0.1))], ["c1"],
+           kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    g.node("Relu", ["c1"], ["r1"])
+    g.node("Conv", ["r1", g.init("w2", g.weight(8, 8, 3, 3)), g.init("b2", g.randn(8, scale=0.1))], ["c2"],
+           kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    g.node("Conv", [x, g.init("w_ds", g.weight(8, 4, 1, 1))], ["shortcut"], kernel_shape=[1, 1])
+    g.node("Add", ["c2", "shortcut"], ["a1"])
+    g.node("Relu", ["a1"], ["block"])
+    g.node("Conv", ["block", g.init("w3", g.weight(8, 8, 3, 3)), g.init("b3", g.randn(8, scale=0.1))], ["c3"],
+           kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    g.node("Add", ["block", "c3"], ["a2"])
+    g.node("Clip", ["a2", g.init("lo", np.array(0.0, np.float32)), g.init("hi", np.array(6.0, np.float32))], ["y"])
+    g.output("y")
+
+
 @case("graph_hardswish_decomposed", "TorchScript opset-13 HardSwish: x * HardSigmoid(x, alpha=1/6, beta=0.5)")
 def _(g: Builder):
     x = g.input("x", g.uniform(-4.5, 4.5, 2, 3, 4, 5))

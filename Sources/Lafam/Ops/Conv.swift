@@ -40,7 +40,10 @@ struct Conv: Operator {
         return [facts(.float32, [xs[0], ws[0]] + spatial)]
     }
 
-    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] { try run(inputs, epilogue: ConvEpilogue()) }
+
+    /// The convolution with `epilogue` applied in its output pass (see `OutputPassFusion`).
+    func run(_ inputs: [Tensor?], epilogue: ConvEpilogue) throws -> [Tensor] {
         let x = required(inputs, 0), w = required(inputs, 1)
         let bias = optional(inputs, 2)
         let (n, c, m, cg) = (x.shape[0], x.shape[1], w.shape[0], w.shape[1])
@@ -49,6 +52,7 @@ struct Conv: Operator {
         let (inCount, outCount) = (v.inputCount, v.outputCount)
         let xs = x.floats, ws = w.floats
         let bs = bias?.floats
+        let residual = epilogue.residual?.floats
         // Every element is written below (GEMM with beta 0, or the depthwise kernel's own zeroing),
         // so the buffer is not cleared first.
         let out = [Float](unsafeUninitializedCapacity: n * m * outCount) { op, initialized in
@@ -63,7 +67,8 @@ struct Conv: Operator {
                         } else {
                             gemmConv(geometry, x: xi, w: wp.baseAddress!, out: oi)
                         }
-                        if let bs { addBias(bs, channels: m, plane: outCount, out: oi) }
+                        finishOutput(bias: bs, residual: residual.map { ($0, b * m * outCount) }, activation: epilogue.activation,
+                                     channels: m, plane: outCount, out: oi)
                     }
                 }
             }
@@ -85,11 +90,44 @@ struct ConvGeometry {
     }
 }
 
-func addBias(_ bias: [Float], channels: Int, plane: Int, out: UnsafeMutablePointer<Float>) {
-    for ch in 0..<channels {
-        let value = bias[ch]
-        let p = out + ch * plane
-        for i in 0..<plane { p[i] += value }
+/// What a Conv's output pass applies after the bias: a residual addend of the output's shape,
+/// then an activation.
+struct ConvEpilogue {
+    enum Activation: Sendable {
+        case relu
+        case clip(Float, Float)
+    }
+    var residual: Tensor? = nil
+    var activation: Activation? = nil
+}
+
+/// One image's output pass: out = activation(out + bias + residual), each step skipped when
+/// absent, with the same float operations in the same order as the unfused Add, Relu and Clip.
+func finishOutput(bias: [Float]?, residual: ([Float], offset: Int)?, activation: ConvEpilogue.Activation?,
+                  channels: Int, plane: Int, out: UnsafeMutablePointer<Float>) {
+    if let bias {
+        for ch in 0..<channels {
+            let value = bias[ch]
+            let p = out + ch * plane
+            for i in 0..<plane { p[i] += value }
+        }
+    }
+    let count = channels * plane
+    if let (r, offset) = residual {
+        r.withUnsafeBufferPointer { rp in
+            let src = rp.baseAddress! + offset
+            switch activation {
+            case nil: for i in 0..<count { out[i] = out[i] + src[i] }
+            case .relu: for i in 0..<count { out[i] = Swift.max(out[i] + src[i], 0) }
+            case let .clip(lo, hi): for i in 0..<count { out[i] = Swift.min(Swift.max(out[i] + src[i], lo), hi) }
+            }
+        }
+        return
+    }
+    switch activation {
+    case nil: break
+    case .relu: for i in 0..<count { out[i] = Swift.max(out[i], 0) }
+    case let .clip(lo, hi): for i in 0..<count { out[i] = Swift.min(Swift.max(out[i], lo), hi) }
     }
 }
 

@@ -17,6 +17,8 @@ struct Unary: Operator {
     }
     let kind: Kind
 
+    var isRelu: Bool { if case .relu = kind { return true }; return false }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X")
         try expect(x, [.float32], "X")
@@ -92,11 +94,11 @@ struct Clip: Operator {
         return [facts(x.dtype, x.shape)]
     }
 
-    /// The float bounds in force (±greatest finite when absent).
-    private func bounds(_ inputs: [Tensor?]) -> (Float, Float) {
+    /// The float bounds in force (±greatest finite when absent), from the inputs after X.
+    func bounds(_ boundInputs: [Tensor?]) -> (Float, Float) {
         guard boundsAreInputs else { return (attrMin, attrMax) }
-        return (optional(inputs, 1).map { Float($0.asDoubles[0]) } ?? -.greatestFiniteMagnitude,
-                optional(inputs, 2).map { Float($0.asDoubles[0]) } ?? .greatestFiniteMagnitude)
+        return (optional(boundInputs, 0).map { Float($0.asDoubles[0]) } ?? -.greatestFiniteMagnitude,
+                optional(boundInputs, 1).map { Float($0.asDoubles[0]) } ?? .greatestFiniteMagnitude)
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
@@ -104,7 +106,7 @@ struct Clip: Operator {
         let lo = optional(inputs, 1), hi = optional(inputs, 2)
         switch x.storage {
         case .float(let v):
-            let (lo, hi) = bounds(inputs)
+            let (lo, hi) = bounds(Array(inputs.dropFirst()))
             return [Tensor(shape: x.shape, floats: Unary.apply(.clip(min: lo, max: hi), v))]
         case .double(let v):
             let l = lo?.doubles[0] ?? -.greatestFiniteMagnitude, h = hi?.doubles[0] ?? .greatestFiniteMagnitude
@@ -413,7 +415,7 @@ extension Clip: Differentiable {
     /// Passes the gradient where the input lies strictly inside the bounds (PyTorch's hardtanh).
     func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
         guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
-        let (lo, hi) = bounds(inputs)
+        let (lo, hi) = bounds(Array(inputs.dropFirst()))
         return [pullback(required(inputs, 0), outputs[0], g) { x, _, g in x > lo && x < hi ? g : 0 }] + wanted.dropFirst().map { _ in nil }
     }
 }

@@ -1,20 +1,44 @@
 import Dispatch
 
 /// Runs a graph's non-folded nodes in topological order. Each intermediate value is released
-/// right after its last consumer unless the caller keeps it (taps, outputs).
+/// right after its last consumer unless the caller keeps it (taps, outputs). Regions that
+/// `OutputPassFusion` found run as one Conv with a fused output pass unless the run keeps one of
+/// their intermediate values, in which case their nodes run one by one, as written.
 struct Executor {
+    enum Step {
+        case node(Int)
+        case fused(OutputPassFusion)
+
+        var nodes: [Int] {
+            switch self {
+            case .node(let n): return [n]
+            case .fused(let f): return f.nodes
+            }
+        }
+    }
+
     let graph: Graph
-    /// Node indices that run (folded nodes are constants already).
-    let steps: [Int]
+    let steps: [Step]
     /// For each value, the last step that reads it (-1: never read).
     let lastUse: [Int]
 
-    init(graph: Graph) {
+    init(graph: Graph, fuse: Bool) {
         self.graph = graph
-        steps = graph.nodes.indices.filter { !graph.nodes[$0].isFolded }
+        let fusions = fuse ? OutputPassFusion.plan(graph) : []
+        // A region runs at its last node's place, where every input it reads exists.
+        var regionEndingAt: [Int: OutputPassFusion] = [:], inRegion = Set<Int>()
+        for f in fusions {
+            regionEndingAt[f.nodes.last!] = f
+            inRegion.formUnion(f.nodes)
+        }
+        var steps: [Step] = []
+        for n in graph.nodes.indices where !graph.nodes[n].isFolded {
+            if let f = regionEndingAt[n] { steps.append(.fused(f)) } else if !inRegion.contains(n) { steps.append(.node(n)) }
+        }
+        self.steps = steps
         var last = [Int](repeating: -1, count: graph.values.count)
-        for (s, n) in steps.enumerated() {
-            for case let v? in graph.nodes[n].inputs { last[v] = s }
+        for (s, step) in steps.enumerated() {
+            for n in step.nodes { for case let v? in graph.nodes[n].inputs { last[v] = s } }
         }
         lastUse = last
     }
@@ -23,6 +47,7 @@ struct Executor {
     ///   - feeds: a tensor for every graph input, by value index.
     ///   - keep: value indices to return (graph outputs and taps).
     ///   - onValue: called once for each kept value as soon as it exists.
+    ///   - profile: called with each node's (or fused region's first node's) kernel time.
     func run(feeds: [Int: Tensor], keep: Set<Int>, onValue: ((Int, Tensor) throws -> Void)?,
              profile: ((Int, UInt64) -> Void)? = nil) throws -> [Int: Tensor] {
         var slots = [Tensor?](repeating: nil, count: graph.values.count)
@@ -34,26 +59,41 @@ struct Executor {
                 try onValue?(v, t)
             }
         }
+        func inputs(_ n: Int) -> [Tensor?] { graph.nodes[n].inputs.map { $0.flatMap { slots[$0] } } }
+        func timed<T>(_ n: Int, _ body: () throws -> T) throws -> T {
+            let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            do {
+                let result = try body()
+                profile?(n, DispatchTime.now().uptimeNanoseconds - start)
+                return result
+            } catch let e as OpError {
+                throw e.error(node: graph.nodes[n].name, opType: graph.nodes[n].opType)
+            }
+        }
+        func runNode(_ n: Int) throws {
+            let outputs = try timed(n) { try graph.operators[n].run(inputs(n)) }
+            for (k, v) in graph.nodes[n].outputs.enumerated() where k < outputs.count {
+                try produced(v, outputs[k].conformed(to: graph.values[v].facts!.dtype))
+            }
+        }
         for (v, value) in graph.values.enumerated() {
             if let c = value.facts?.constant { try produced(v, c) }
         }
         for (v, t) in feeds { try produced(v, t) }
 
-        for (s, n) in steps.enumerated() {
-            let node = graph.nodes[n]
-            let inputs = node.inputs.map { $0.flatMap { slots[$0] } }
-            let outputs: [Tensor]
-            let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            do {
-                outputs = try graph.operators[n].run(inputs)
-                profile?(n, DispatchTime.now().uptimeNanoseconds - start)
-            } catch let e as OpError {
-                throw e.error(node: node.name, opType: node.opType)
+        for (s, step) in steps.enumerated() {
+            switch step {
+            case .node(let n):
+                try runNode(n)
+            case .fused(let f) where f.hidden.contains(where: keep.contains):
+                for n in f.nodes { try runNode(n) }
+            case .fused(let f):
+                let conv = f.nodes[0]
+                let epilogue = ConvEpilogue(residual: f.residual.flatMap { slots[$0] }, activation: f.activation)
+                let outputs = try timed(conv) { try (graph.operators[conv] as! Conv).run(inputs(conv), epilogue: epilogue) }
+                try produced(f.output, outputs[0])
             }
-            for (k, v) in node.outputs.enumerated() where k < outputs.count {
-                try produced(v, outputs[k].conformed(to: graph.values[v].facts!.dtype))
-            }
-            for case let v? in node.inputs where lastUse[v] == s { slots[v] = nil }
+            for n in step.nodes { for case let v? in graph.nodes[n].inputs where lastUse[v] == s { slots[v] = nil } }
         }
         return kept
     }

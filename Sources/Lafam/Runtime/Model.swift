@@ -26,13 +26,17 @@ public final class Model: @unchecked Sendable {
     public let graph: Graph
     private let source: ONNXModel
     private let registry: OperatorRegistry
+    /// Whether runs fuse a Conv's residual Add and activation into its output pass
+    /// (`OutputPassFusion`); results are identical either way.
+    public let fusesOutputPasses: Bool
     private var executors: [[Int]: (Graph, Executor)] = [:]
     private let lock = NSLock()
 
-    public init(path: String, registry: OperatorRegistry = .standard) throws {
+    public init(path: String, registry: OperatorRegistry = .standard, fuseOutputPasses: Bool = true) throws {
         _ = MemoryPolicy.applied
         self.path = path
         self.registry = registry
+        fusesOutputPasses = fuseOutputPasses
         source = try ONNXReader.read(path: path)
         graph = try GraphBuilder.build(source, registry: registry)
         format = ONNXModelInfo(source)
@@ -149,7 +153,7 @@ public final class Model: @unchecked Sendable {
             i += rank + 1
         }
         let g = try GraphBuilder.build(source, registry: registry, inputShapes: overrides)
-        let e = (g, Executor(graph: g))
+        let e = (g, Executor(graph: g, fuse: fusesOutputPasses))
         executors[shapes] = e
         return e
     }
