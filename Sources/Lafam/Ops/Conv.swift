@@ -364,13 +364,55 @@ func depthwise3x3(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<F
             let xc = x + (oc / multiplier) * h * wd
             let k = w + oc * 9
             let (k0, k1, k2, k3, k4, k5, k6, k7, k8) = (k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8])
+            let kv = (SIMD8(repeating: k0), SIMD8(repeating: k1), SIMD8(repeating: k2), SIMD8(repeating: k3), SIMD8(repeating: k4),
+                      SIMD8(repeating: k5), SIMD8(repeating: k6), SIMD8(repeating: k7), SIMD8(repeating: k8))
             let oc0 = out + oc * oh * ow
             for oy in 0..<oh {
                 let iy = oy * sy - py
                 func row(_ r: Int) -> UnsafePointer<Float> { r >= 0 && r < h ? xc + r * wd : zp.baseAddress! }
                 let (r0, r1, r2) = (row(iy), row(iy + 1), row(iy + 2))
                 let dst = oc0 + oy * ow
-                for ox in lo..<hi {
+                var start = lo
+                if sx == 1 {
+                    // Eight outputs at a time; each lane sums in the scalar loop's order (same result).
+                    @inline(__always) func load(_ r: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+                        UnsafeRawPointer(r + i).loadUnaligned(as: SIMD8<Float>.self)
+                    }
+                    while start + 8 <= hi {
+                        let i = start - px
+                        var sum = kv.0 * load(r0, i) + kv.1 * load(r0, i + 1)
+                        sum += kv.2 * load(r0, i + 2)
+                        sum += kv.3 * load(r1, i)
+                        sum += kv.4 * load(r1, i + 1)
+                        sum += kv.5 * load(r1, i + 2)
+                        sum += kv.6 * load(r2, i)
+                        sum += kv.7 * load(r2, i + 1)
+                        sum += kv.8 * load(r2, i + 2)
+                        UnsafeMutableRawPointer(dst + start).storeBytes(of: sum, as: SIMD8<Float>.self)
+                        start += 8
+                    }
+                } else if sx == 2 {
+                    // Even and odd halves of 16 consecutive inputs are the taps of 8 outputs;
+                    // only windows whose 18 inputs lie inside the row are taken here.
+                    @inline(__always) func load(_ r: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+                        UnsafeRawPointer(r + i).loadUnaligned(as: SIMD16<Float>.self)
+                    }
+                    while start + 8 <= hi && 2 * start - px + 18 <= wd {
+                        let i = 2 * start - px
+                        let (a0, a2, b0, b2, c0, c2) = (load(r0, i), load(r0, i + 2), load(r1, i), load(r1, i + 2), load(r2, i), load(r2, i + 2))
+                        var sum = kv.0 * a0.evenHalf + kv.1 * a0.oddHalf
+                        sum += kv.2 * a2.evenHalf
+                        sum += kv.3 * b0.evenHalf
+                        sum += kv.4 * b0.oddHalf
+                        sum += kv.5 * b2.evenHalf
+                        sum += kv.6 * c0.evenHalf
+                        sum += kv.7 * c0.oddHalf
+                        sum += kv.8 * c2.evenHalf
+                        UnsafeMutableRawPointer(dst + start).storeBytes(of: sum, as: SIMD8<Float>.self)
+                        start += 8
+                    }
+                }
+                for ox in start..<hi {
                     let i = ox * sx - px
                     dst[ox] = k0 * r0[i] + k1 * r0[i + 1] + k2 * r0[i + 2]
                         + k3 * r1[i] + k4 * r1[i + 1] + k5 * r1[i + 2]
