@@ -1136,6 +1136,13 @@ case("graph_shape_flatten",
 case("graph_shape_flatten_n3", "Same model as graph_shape_flatten, fed with N=3")(shape_flatten(3))
 
 
+@case("graph_batch_softmax_axis0", "Softmax over the batch axis of x [N,5] (N symbolic, fed 4): images are not independent")
+def _(g: Builder):
+    x = g.input("x", g.randn(4, 5), dims=["N", 5])
+    g.node("Softmax", [x], ["y"], axis=0)
+    g.output("y", dims=["N", 5])
+
+
 @case("graph_residual", "Residual block: Conv3x3->Relu->Conv3x3->Add(input), batch 2, C=4")
 def _(g: Builder):
     x = g.input("x", g.randn(2, 4, 6, 6))

@@ -29,6 +29,8 @@ public final class Model: @unchecked Sendable {
     /// Whether runs fuse a Conv's residual Add and activation into its output pass
     /// (`OutputPassFusion`); results are identical either way.
     public let fusesOutputPasses: Bool
+    /// Whether the images of a batch are computed independently (`Graph.isBatchSeparable`).
+    let isBatchSeparable: Bool
     private var executors: [[Int]: (Graph, Executor)] = [:]
     private let lock = NSLock()
 
@@ -40,6 +42,7 @@ public final class Model: @unchecked Sendable {
         source = try ONNXReader.read(path: path)
         graph = try GraphBuilder.build(source, registry: registry)
         format = ONNXModelInfo(source)
+        isBatchSeparable = graph.isBatchSeparable
     }
 
     public var inputs: [TensorInfo] { graph.inputs.map(info) }
@@ -68,6 +71,11 @@ public final class Model: @unchecked Sendable {
     /// (see `Graph.resolveTensor`); their values are returned and, as each is computed, passed to
     /// `onTap` with the resolved tensor name.
     public func run(_ feeds: [String: Tensor], taps: [String] = [], onTap: ((String, Tensor) throws -> Void)? = nil) throws -> RunResult {
+        if taps.isEmpty, onTap == nil, let result = try runSplittingBatch(feeds) { return result }
+        return try runWhole(feeds, taps: taps, onTap: onTap)
+    }
+
+    func runWhole(_ feeds: [String: Tensor], taps: [String], onTap: ((String, Tensor) throws -> Void)?) throws -> RunResult {
         let tapIDs = try taps.map { try graph.resolveTensor($0) }
         let inputShapes = try checkedShapes(feeds)
         let (specialised, executor) = try executor(for: inputShapes)

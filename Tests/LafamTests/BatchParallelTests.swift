@@ -1,0 +1,35 @@
+@testable import Lafam
+import XCTest
+
+/// With two OpenBLAS threads a batch of a batch-separable model runs as two parts in parallel;
+/// the joined result must equal the single-threaded run, and models that mix images must not
+/// be split.
+final class BatchParallelTests: XCTestCase {
+    func testSeparabilityOfModels() throws {
+        XCTAssertTrue(try Model(path: Fixtures.mobilenet).isBatchSeparable)
+        XCTAssertTrue(try Model(path: Fixtures.path("ops/graph_shape_flatten/model.onnx")).isBatchSeparable)
+        XCTAssertFalse(try Model(path: Fixtures.path("ops/graph_batch_softmax_axis0/model.onnx")).isBatchSeparable)
+        // A fixed batch size gives nothing to split by.
+        XCTAssertFalse(try Model(path: Fixtures.path("ops/graph_residual/model.onnx")).isBatchSeparable)
+    }
+
+    func testSplitBatchEqualsWholeBatch() throws {
+        let saved = BLASInfo.threads
+        defer { BLASInfo.setThreads(saved) }
+        for (path, shape) in [(Fixtures.mobilenet, [5, 3, 224, 224]), (Fixtures.path("ops/graph_batch_softmax_axis0/model.onnx"), [4, 5])] {
+            let model = try Model(path: path)
+            var rng = SplitMix64(seed: 3)
+            let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.normal() })
+            BLASInfo.setThreads(1)
+            let whole = try model.run(x)
+            BLASInfo.setThreads(2)
+            XCTAssertEqual(try model.runSplittingBatch([model.inputs[0].name: x]) == nil, !model.isBatchSeparable)
+            let split = try model.run(x)
+            XCTAssertEqual(BLASInfo.threads, 2, "the thread count is restored")
+            for (name, t) in whole.outputs {
+                XCTAssertEqual(split.outputs[name]?.shape, t.shape)
+                XCTAssertNil(split.outputs[name]!.mismatch(from: t, rtol: 1e-5, atol: 1e-6), "\(path): \(name)")
+            }
+        }
+    }
+}
