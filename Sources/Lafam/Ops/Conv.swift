@@ -53,10 +53,12 @@ struct Conv: Operator {
         let xs = x.floats, ws = w.floats
         let bs = bias?.floats
         let residual = epilogue.residual?.floats
-        let k = cg * v.kernelCount, ow = v.out[2]
-        let rowsPerTile = max(1, im2colTileBudget / max(1, k * ow))
-        let col = UnsafeMutablePointer<Float>.allocate(capacity: geometry.isDepthwise || geometry.isPointwise ? 0 : k * min(rowsPerTile, v.out[0] * v.out[1]) * ow)
-        defer { col.deallocate() }
+        let workers = geometry.multiplyAdds >= ConvGeometry.parallelWorkThreshold ? BLASInfo.threads : 1
+        let pieces = geometry.pieces(workers: workers)
+        let ow = v.out[2], k = cg * v.kernelCount
+        let colSize = geometry.isDepthwise || geometry.isPointwise ? 0 : k * pieces.map { $0.columns.count }.max()!
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: colSize * workers)
+        defer { cols.deallocate() }
         // Every element is written below (GEMM with beta 0, or the depthwise kernel's own zeroing),
         // so the buffer is not cleared first.
         let out = [Float](unsafeUninitializedCapacity: n * m * outCount) { op, initialized in
@@ -66,27 +68,21 @@ struct Conv: Operator {
                     for b in 0..<n {
                         let xi = xp.baseAddress! + b * c * inCount
                         let oi = op.baseAddress! + b * m * outCount
-                        func finish(_ columns: Range<Int>) {
-                            finishOutput(bias: bs, residual: residual.map { ($0, b * m * outCount) }, activation: epilogue.activation,
-                                         channels: m, plane: outCount, columns: columns, out: oi)
-                        }
-                        if geometry.isDepthwise {
-                            depthwiseConv(geometry, x: xi, w: wp.baseAddress!, out: oi)
-                            finish(0..<outCount)
-                        } else if geometry.isPointwise {
-                            // Column tiles small enough that the output pass finds them in cache.
-                            let tile = max(64, (1 << 16) / m / 64 * 64)
-                            for start in stride(from: 0, to: outCount, by: tile) {
-                                let columns = start..<min(outCount, start + tile)
-                                pointwiseConv(geometry, x: xi, w: wp.baseAddress!, out: oi, columns: columns)
-                                finish(columns)
-                            }
-                        } else {
-                            // Tiles of whole output rows whose column matrix stays in cache for the GEMM and output pass.
-                            for first in stride(from: 0, to: v.out[0] * v.out[1], by: rowsPerTile) {
-                                let rows = first..<min(v.out[0] * v.out[1], first + rowsPerTile)
-                                gemmConv(geometry, x: xi, w: wp.baseAddress!, out: oi, rows: rows, col: col)
-                                finish((rows.lowerBound * ow)..<(rows.upperBound * ow))
+                        // Worker w takes pieces w, w + workers, …; pieces write disjoint outputs.
+                        BLASInfo.concurrently(workers) { worker in
+                            for piece in stride(from: worker, to: pieces.count, by: workers).map({ pieces[$0] }) {
+                                let (g, wOffset, xOffset, oOffset) = geometry.restricted(to: piece.channels)
+                                let (pw, px, po) = (wp.baseAddress! + wOffset, xi + xOffset, oi + oOffset)
+                                if geometry.isDepthwise {
+                                    depthwiseConv(g, x: px, w: pw, out: po)
+                                } else if geometry.isPointwise {
+                                    pointwiseConv(g, x: px, w: pw, out: po, columns: piece.columns)
+                                } else {
+                                    gemmConv(g, x: px, w: pw, out: po, rows: (piece.columns.lowerBound / ow)..<(piece.columns.upperBound / ow),
+                                             col: cols + worker * colSize)
+                                }
+                                finishOutput(bias: bs, residual: residual.map { ($0, b * m * outCount) }, activation: epilogue.activation,
+                                             channels: piece.channels, plane: outCount, columns: piece.columns, out: oi)
                             }
                         }
                     }
@@ -121,14 +117,14 @@ struct ConvEpilogue {
     var activation: Activation? = nil
 }
 
-/// One image's output pass over `columns` of every channel's plane: out = activation(out + bias
+/// One image's output pass over `columns` of the planes of `channels`: out = activation(out + bias
 /// + residual), each step skipped when absent, with the same float operations in the same order
 /// as the unfused Add, Relu and Clip.
 func finishOutput(bias: [Float]?, residual: ([Float], offset: Int)?, activation: ConvEpilogue.Activation?,
-                  channels: Int, plane: Int, columns: Range<Int>, out: UnsafeMutablePointer<Float>) {
+                  channels: Range<Int>, plane: Int, columns: Range<Int>, out: UnsafeMutablePointer<Float>) {
     let count = columns.count
     func rows(_ residualBase: UnsafePointer<Float>?) {
-        for ch in 0..<channels {
+        for ch in channels {
             let p = out + ch * plane + columns.lowerBound
             if let bias {
                 let value = bias[ch]

@@ -85,7 +85,7 @@ struct ConvTranspose: Operator {
                         // whose outputs (per group) are this op's cg input channels.
                         gemmConvAdjoint(v, groups: group, outputs: cg, inputs: mg, w: wp.baseAddress!,
                                         dy: xp.baseAddress! + b * c * inPlane, dx: op.baseAddress! + b * m * outPlane, col: col)
-                        finishOutput(bias: bias?.floats, residual: nil, activation: nil, channels: m, plane: outPlane, columns: 0..<outPlane, out: op.baseAddress! + b * m * outPlane)
+                        finishOutput(bias: bias?.floats, residual: nil, activation: nil, channels: 0..<m, plane: outPlane, columns: 0..<outPlane, out: op.baseAddress! + b * m * outPlane)
                     }
                 }
             }

@@ -15,13 +15,10 @@ extension Model {
         let parts = min(threads, batch)
         let bounds = (0...parts).map { $0 * batch / parts }
         var results = [Result<RunResult, Error>?](repeating: nil, count: parts)
-        BLASInfo.setThreads(1)
-        defer { BLASInfo.setThreads(threads) }
         results.withUnsafeMutableBufferPointer { slots in
-            let slots = UncheckedSendable(slots)
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
+            BLASInfo.concurrently(parts) { p in
                 let part = feeds.mapValues { $0.images(bounds[p]..<bounds[p + 1]) }
-                slots.value[p] = Result { try self.runWhole(part, taps: [], onTap: nil) }
+                slots[p] = Result { try self.runWhole(part, taps: [], onTap: nil) }
             }
         }
         let done = try results.map { try $0!.get() }
@@ -30,9 +27,6 @@ extension Model {
         return joined
     }
 }
-
-/// Shares a buffer whose elements each task writes at its own index.
-private struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ value: T) { self.value = value } }
 
 extension Tensor {
     /// Images `range` of the batch (axis 0).
