@@ -1,5 +1,4 @@
 import COpenBLAS
-import Dispatch
 
 /// Row-major single-precision GEMM through OpenBLAS: C = alpha·op(A)·op(B) + beta·C, where A is
 /// m×k after `op`, B is k×n after `op`, C is m×n.
@@ -36,15 +35,4 @@ public enum BLASInfo {
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
     public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
-
-    /// Runs `body(worker)` for every worker in 0..<workers on threads of its own, with OpenBLAS
-    /// on one thread meanwhile, so that lafam's threads and OpenBLAS's never multiply. Inside,
-    /// `threads` is 1, so nested calls run sequentially.
-    static func concurrently(_ workers: Int, _ body: (Int) -> Void) {
-        guard workers > 1 else { return (0..<workers).forEach(body) }
-        let threads = self.threads
-        setThreads(1)
-        defer { setThreads(threads) }
-        DispatchQueue.concurrentPerform(iterations: workers, execute: body)
-    }
 }

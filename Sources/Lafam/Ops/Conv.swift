@@ -53,7 +53,7 @@ struct Conv: Operator {
         let xs = x.floats, ws = w.floats
         let bs = bias?.floats
         let residual = epilogue.residual?.floats
-        let workers = geometry.multiplyAdds >= ConvGeometry.parallelWorkThreshold ? BLASInfo.threads : 1
+        let workers = geometry.multiplyAdds >= ConvGeometry.parallelWorkThreshold ? KernelThreads.count : 1
         let pieces = geometry.pieces(workers: workers)
         let ow = v.out[2], k = cg * v.kernelCount
         let colSize = geometry.isDepthwise || geometry.isPointwise ? 0 : k * pieces.map { $0.columns.count }.max()!
@@ -69,7 +69,7 @@ struct Conv: Operator {
                         let xi = xp.baseAddress! + b * c * inCount
                         let oi = op.baseAddress! + b * m * outCount
                         // Worker w takes pieces w, w + workers, …; pieces write disjoint outputs.
-                        BLASInfo.concurrently(workers) { worker in
+                        KernelThreads.run(workers) { worker in
                             for piece in stride(from: worker, to: pieces.count, by: workers).map({ pieces[$0] }) {
                                 let (g, wOffset, xOffset, oOffset) = geometry.restricted(to: piece.channels)
                                 let (pw, px, po) = (wp.baseAddress! + wOffset, xi + xOffset, oi + oOffset)

@@ -4,9 +4,9 @@ import Foundation
 extension Model {
     /// With more than one OpenBLAS thread, a batch of a batch-separable model runs as one part
     /// per thread, in parallel, each on one OpenBLAS thread (never both levels at once), and
-    /// the parts' outputs are joined: lafam's own kernels are single-threaded, and small GEMMs
-    /// scale poorly across BLAS threads. nil when the run does not qualify (one thread, batch 1,
-    /// a model that mixes images, or feeds that do not share the batch size).
+    /// the parts' outputs are joined: whole images need no synchronisation between layers,
+    /// where conv pieces meet at every op. nil when the run does not qualify (one thread,
+    /// batch 1, a model that mixes images, or feeds that do not share the batch size).
     func runSplittingBatch(_ feeds: [String: Tensor]) throws -> RunResult? {
         let threads = BLASInfo.threads
         guard threads > 1, isBatchSeparable, let batch = feeds.values.first?.shape.first, batch >= 2,
@@ -15,12 +15,12 @@ extension Model {
         let parts = min(threads, batch)
         let bounds = (0...parts).map { $0 * batch / parts }
         var results = [Result<RunResult, Error>?](repeating: nil, count: parts)
-        results.withUnsafeMutableBufferPointer { slots in
-            BLASInfo.concurrently(parts) { p in
+        KernelThreads.whileOpenBLASSingleThreaded { results.withUnsafeMutableBufferPointer { slots in
+            KernelThreads.run(parts) { p in
                 let part = feeds.mapValues { $0.images(bounds[p]..<bounds[p + 1]) }
                 slots[p] = Result { try self.runWhole(part, taps: [], onTap: nil) }
             }
-        }
+        } }
         let done = try results.map { try $0!.get() }
         var joined = RunResult(outputs: [:], taps: [:])
         for name in done[0].outputs.keys { joined.outputs[name] = Tensor(joining: done.map { $0.outputs[name]! }) }

@@ -81,19 +81,22 @@ struct Executor {
         }
         for (v, t) in feeds { try produced(v, t) }
 
-        for (s, step) in steps.enumerated() {
-            switch step {
-            case .node(let n):
-                try runNode(n)
-            case .fused(let f) where f.hidden.contains(where: keep.contains):
-                for n in f.nodes { try runNode(n) }
-            case .fused(let f):
-                let conv = f.nodes[0]
-                let epilogue = ConvEpilogue(residual: f.residual.flatMap { slots[$0] }, activation: f.activation)
-                let outputs = try timed(conv) { try (graph.operators[conv] as! Conv).run(inputs(conv), epilogue: epilogue) }
-                try produced(f.output, outputs[0])
+        // OpenBLAS on one thread, its thread count lent to lafam's conv pieces (KernelThreads).
+        try KernelThreads.whileOpenBLASSingleThreaded {
+            for (s, step) in steps.enumerated() {
+                switch step {
+                case .node(let n):
+                    try runNode(n)
+                case .fused(let f) where f.hidden.contains(where: keep.contains):
+                    for n in f.nodes { try runNode(n) }
+                case .fused(let f):
+                    let conv = f.nodes[0]
+                    let epilogue = ConvEpilogue(residual: f.residual.flatMap { slots[$0] }, activation: f.activation)
+                    let outputs = try timed(conv) { try (graph.operators[conv] as! Conv).run(inputs(conv), epilogue: epilogue) }
+                    try produced(f.output, outputs[0])
+                }
+                for n in step.nodes { for case let v? in graph.nodes[n].inputs where lastUse[v] == s { slots[v] = nil } }
             }
-            for n in step.nodes { for case let v? in graph.nodes[n].inputs where lastUse[v] == s { slots[v] = nil } }
         }
         return kept
     }
