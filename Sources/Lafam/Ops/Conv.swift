@@ -166,6 +166,9 @@ func pointwiseConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<
 /// Floats of im2col matrix per tile of output rows (1 MB; at least one row): the scratch buffer
 /// no longer grows with the image (ResNet-50's stem: 7 MB before), at no measured speed cost.
 let im2colTileBudget = 1 << 18
+/// Output positions per im2col tile at least: each tile's GEMM packs the weights again, which
+/// for deep layers (ResNet-50's 256×2304 at 14×14) cost more than the larger tile's cache misses.
+let im2colMinimumColumns = 512
 
 /// Per group, through im2col, for output `rows`: out[M/g × rows] = W[M/g × Cg·K] · col[Cg·K × rows].
 func gemmConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
