@@ -7,6 +7,25 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0, n > 0 else { return }
+    // Inside a forward pass OpenBLAS runs on one thread; lafam's threads take a share of the
+    // rows (or, for one-row products, the columns) each.
+    let workers = KernelThreads.count
+    if workers > 1 && m * n * k >= 1 << 20 {
+        let splitRows = m >= n || m >= 4 * workers
+        let length = splitRows ? m : n
+        return KernelThreads.run(workers) { w in
+            let part = (w * length / workers)..<((w + 1) * length / workers)
+            guard !part.isEmpty else { return }
+            let start = part.lowerBound
+            if splitRows {
+                sgemm(transA: transA, transB: transB, m: part.count, n: n, k: k, alpha: alpha, a: a + (transA ? start : start * lda), lda: lda,
+                      b: b, ldb: ldb, beta: beta, c: c + start * ldc, ldc: ldc)
+            } else {
+                sgemm(transA: transA, transB: transB, m: m, n: part.count, k: k, alpha: alpha, a: a, lda: lda,
+                      b: b + (transB ? start * ldb : start), ldb: ldb, beta: beta, c: c + start, ldc: ldc)
+            }
+        }
+    }
     guard k > 0 else {
         // OpenBLAS leaves C untouched for k = 0; the product of empty matrices is zero.
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }

@@ -314,6 +314,9 @@ func depthwiseConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<
     if g.v.kernel == [1, 3, 3] && g.v.dilation == [1, 1, 1] {
         return depthwise3x3(g, x: x, w: w, out: out)
     }
+    if g.v.size[0] == 1 && g.v.out[0] == 1 && g.v.stride == [1, 1, 1] && g.v.dilation == [1, 1, 1] {
+        return depthwiseStride1(g, x: x, w: w, out: out)
+    }
     out.update(repeating: 0, count: g.m * g.v.outputCount)
     let stride = g.v.stride[2]
     forEachDepthwiseRow(g) { inputRow, outputRow, tap, lo, hi in
@@ -466,6 +469,47 @@ func depthwise3x3(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<F
                 }
                 border(0..<lo)
                 border(hi..<ow)
+            }
+        }
+    }
+}
+
+/// Stride-1 undilated 1-D/2-D depthwise convolution of any window (ConvNeXt's 7×7): each input
+/// channel is copied once into rows padded with zeros left and right, so that eight outputs of a
+/// row are summed in registers over all taps (in the taps' order; padding adds exact zeros) and
+/// stored once, instead of a pass over the output plane per tap.
+func depthwiseStride1(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    let v = g.v
+    let (h, wd, oh, ow) = (v.size[1], v.size[2], v.out[1], v.out[2])
+    let (kh, kw, py, px) = (v.kernel[1], v.kernel[2], v.padBegin[1], v.padBegin[2])
+    let multiplier = g.m / g.c
+    let blocks = (ow + 7) / 8, paddedWidth = blocks * 8 + kw - 1
+    let padded = UnsafeMutablePointer<Float>.allocate(capacity: h * paddedWidth)
+    defer { padded.deallocate() }
+    padded.initialize(repeating: 0, count: h * paddedWidth)
+    let copied = min(wd, paddedWidth - px)
+    for oc in 0..<g.m {
+        if oc % multiplier == 0 {
+            let xc = x + (oc / multiplier) * h * wd
+            for iy in 0..<h { (padded + iy * paddedWidth + px).update(from: xc + iy * wd, count: copied) }
+        }
+        let k = w + oc * kh * kw
+        for oy in 0..<oh {
+            let dst = out + (oc * oh + oy) * ow
+            // Window rows inside the image.
+            let taps = max(0, py - oy)..<max(max(0, py - oy), min(kh, h + py - oy))
+            for block in 0..<blocks {
+                var sum = SIMD8<Float>(repeating: 0)
+                for ky in taps {
+                    let row = padded + (oy + ky - py) * paddedWidth + block * 8, kr = k + ky * kw
+                    for kx in 0..<kw { sum += SIMD8(repeating: kr[kx]) * UnsafeRawPointer(row + kx).loadUnaligned(as: SIMD8<Float>.self) }
+                }
+                let first = block * 8
+                if first + 8 <= ow {
+                    UnsafeMutableRawPointer(dst + first).storeBytes(of: sum, as: SIMD8<Float>.self)
+                } else {
+                    for lane in 0..<(ow - first) { dst[first + lane] = sum[lane] }
+                }
             }
         }
     }

@@ -34,11 +34,11 @@ struct Unary: Operator {
         switch kind {
         case .relu: return map(x) { max($0, 0) }
         case .sigmoid: return map(x) { 1 / (1 + Foundation.exp(-$0)) }
-        case .erf: return map(x) { Foundation.erf($0) }
+        case .erf: return map(x) { erfApproximation($0) }
         case .sqrt: return map(x) { $0.squareRoot() }
         case let .hardSigmoid(alpha, beta): return map(x) { max(0, min(1, alpha * $0 + beta)) }
         case .hardSwish: return map(x) { $0 * max(0, min(1, $0 / 6 + 0.5)) }
-        case .gelu(tanh: false): return map(x) { 0.5 * $0 * (1 + Foundation.erf($0 * 0.70710678118654752)) }
+        case .gelu(tanh: false): return map(x) { 0.5 * $0 * (1 + erfApproximation($0 * 0.70710678118654752)) }
         case .gelu(tanh: true):
             return map(x) { v in 0.5 * v * (1 + Foundation.tanh(0.79788456080286536 * (v + 0.044715 * v * v * v))) }
         case let .clip(lo, hi): return map(x) { min(max($0, lo), hi) }
@@ -60,11 +60,17 @@ struct Unary: Operator {
         }
     }
 
+    /// Elements per thread at least before a map is shared out (`KernelThreads`).
+    static let parallelMapMinimum = 1 << 15
+
     @inline(__always)
     static func map(_ x: [Float], _ f: (Float) -> Float) -> [Float] {
         [Float](unsafeUninitializedCapacity: x.count) { buf, n in
             x.withUnsafeBufferPointer { src in
-                for i in 0..<src.count { buf[i] = f(src[i]) }
+                let workers = min(KernelThreads.count, max(1, src.count / parallelMapMinimum))
+                KernelThreads.run(workers) { w in
+                    for i in (w * src.count / workers)..<((w + 1) * src.count / workers) { buf[i] = f(src[i]) }
+                }
             }
             n = x.count
         }

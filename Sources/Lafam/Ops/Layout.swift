@@ -568,15 +568,22 @@ struct Pad: Operator {
         if attrPads == nil, let v = optional(inputs, 2) {
             value = v.asDoubles.first ?? 0
         }
+        // PyTorch exports AvgPool with a Pad of zeros before it (DenseNet's transitions).
+        if try pads(inputs).allSatisfy({ $0 == 0 }) { return [x] }
         let (shape, map) = try indexMap(inputs)
         return [Tensor(shape: shape, storage: x.storage.take(map, fill: value))]
+    }
+
+    /// Padding before and after every axis (2 × rank values).
+    private func pads(_ inputs: [Tensor?]) throws -> [Int] {
+        try fullPads(rank: required(inputs, 0).rank, pads: attrPads ?? required(inputs, 1).asInts, axes: optional(inputs, 3)?.asInts)
     }
 
     /// The output shape and, per output element, its source index (−1 in constant padding).
     private func indexMap(_ inputs: [Tensor?]) throws -> ([Int], [Int]) {
         let x = required(inputs, 0)
         let rank = x.rank
-        let pads = try fullPads(rank: rank, pads: attrPads ?? required(inputs, 1).asInts, axes: optional(inputs, 3)?.asInts)
+        let pads = try pads(inputs)
         let outShape = (0..<rank).map { x.shape[$0] + pads[$0] + pads[$0 + rank] }
         guard outShape.allSatisfy({ $0 >= 0 }) else { throw OpError("pads \(pads) crop more than the input \(x.shape)") }
         if mode != "constant" {
@@ -592,27 +599,35 @@ struct Pad: Operator {
         let strides = Tensor.strides(of: x.shape)
         let count = outShape.reduce(1, *)
         var flat = [Int](repeating: 0, count: count)
-        var index = [Int](repeating: 0, count: rank)
-        for o in 0..<count {
-            var rest = o, src = 0, inside = true
-            for axis in stride(from: rank - 1, through: 0, by: -1) {
-                index[axis] = rest % outShape[axis]
-                rest /= outShape[axis]
-                var i = index[axis] - pads[axis]
-                let n = x.shape[axis]
-                if i < 0 || i >= n {
-                    switch mode {
-                    case "edge": i = min(max(i, 0), n - 1)
-                    case "reflect":
-                        let period = 2 * (n - 1)
-                        i = period == 0 ? 0 : abs(i) % period
-                        if i >= n { i = period - i }
-                    default: inside = false
-                    }
-                }
-                src += i * strides[axis]
+        /// The source index along `axis` of output index `o`, nil in constant padding.
+        func source(_ o: Int, _ axis: Int) -> Int? {
+            var i = o - pads[axis]
+            let n = x.shape[axis]
+            if i >= 0 && i < n { return i }
+            switch mode {
+            case "edge": i = min(max(i, 0), n - 1)
+            case "reflect":
+                let period = 2 * (n - 1)
+                i = period == 0 ? 0 : abs(i) % period
+                if i >= n { i = period - i }
+            default: return nil
             }
-            flat[o] = inside ? src : -1
+            return i
+        }
+        guard count > 0, rank > 0 else { return (outShape, count == 0 ? [] : [0]) }
+        // Output rows along the last axis: the leading axes' source offset once per row.
+        let width = outShape[rank - 1]
+        let lastAxis = (0..<width).map { source($0, rank - 1) }
+        for row in 0..<(count / width) {
+            var rest = row, base: Int? = 0
+            for axis in stride(from: rank - 2, through: 0, by: -1) {
+                let o = rest % outShape[axis]
+                rest /= outShape[axis]
+                if let b = base, let i = source(o, axis) { base = b + i * strides[axis] } else { base = nil }
+            }
+            for (j, i) in lastAxis.enumerated() {
+                flat[row * width + j] = base.flatMap { b in i.map { b + $0 } } ?? -1
+            }
         }
         return (outShape, flat)
     }

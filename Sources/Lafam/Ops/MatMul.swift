@@ -94,6 +94,12 @@ struct MatMul: Operator {
         av.withUnsafeBufferPointer { ap in
             bv.withUnsafeBufferPointer { bp in
                 out.withUnsafeMutableBufferPointer { op in
+                    // One B for every batch of a contiguous A (a Linear layer on [N, H, W, C]):
+                    // a single GEMM over all batches' rows instead of many short ones.
+                    if batchA == batch && sb.allSatisfy({ $0 == 0 }) {
+                        return sgemm(m: batches * m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n,
+                                     c: op.baseAddress!, ldc: n)
+                    }
                     var index = [Int](repeating: 0, count: batch.count)
                     for i in 0..<batches {
                         var offA = 0, offB = 0, rest = i
