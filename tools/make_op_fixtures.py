@@ -1143,6 +1143,15 @@ def _(g: Builder):
     g.output("y", dims=["N", 5])
 
 
+@case("pad_zero_batch", "Pad-13 with all-zero pads on x [N,3,4,4] (N symbolic, fed 2), then AveragePool 2x2: "
+                        "PyTorch's AvgPool export (DenseNet); the batch stays symbolic through the Pad")
+def _(g: Builder):
+    x = g.input("x", g.randn(2, 3, 4, 4), dims=["N", 3, 4, 4])
+    g.node("Pad", [x, g.init("pads", np.zeros(8, np.int64))], ["p"], mode="constant")
+    g.node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
+    g.output("y", dims=["N", 3, 2, 2])
+
+
 @case("graph_residual", "Residual block: Conv3x3->Relu->Conv3x3->Add(input), batch 2, C=4")
 def _(g: Builder):
     x = g.input("x", g.randn(2, 4, 6, 6))

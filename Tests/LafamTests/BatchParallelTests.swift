@@ -8,6 +8,8 @@ final class BatchParallelTests: XCTestCase {
     func testSeparabilityOfModels() throws {
         XCTAssertTrue(try Model(path: Fixtures.mobilenet).isBatchSeparable)
         XCTAssertTrue(try Model(path: Fixtures.path("ops/graph_shape_flatten/model.onnx")).isBatchSeparable)
+        // Pad keeps the symbolic batch where it pads nothing (DenseNet's AvgPool exports).
+        XCTAssertTrue(try Model(path: Fixtures.path("ops/pad_zero_batch/model.onnx")).isBatchSeparable)
         XCTAssertFalse(try Model(path: Fixtures.path("ops/graph_batch_softmax_axis0/model.onnx")).isBatchSeparable)
         // A fixed batch size gives nothing to split by.
         XCTAssertFalse(try Model(path: Fixtures.path("ops/graph_residual/model.onnx")).isBatchSeparable)

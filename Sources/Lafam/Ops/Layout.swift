@@ -559,7 +559,10 @@ struct Pad: Operator {
         }
         guard let s = x.shape else { return [facts(x.dtype, nil)] }
         let full = try fullPads(rank: s.count, pads: pads!, axes: axes)
-        return [facts(x.dtype, s.enumerated().map { i, d in d.value.map { .known($0 + full[i] + full[i + s.count]) } ?? .unknown })]
+        // An unpadded axis keeps its dimension, symbolic ones (the batch) included.
+        return [facts(x.dtype, s.enumerated().map { i, d in
+            full[i] == 0 && full[i + s.count] == 0 ? d : d.value.map { .known($0 + full[i] + full[i + s.count]) } ?? .unknown
+        })]
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
