@@ -49,7 +49,7 @@ enum Bundled {
 
 /// Options shared by commands that execute a model.
 struct ExecutionOptions: ParsableArguments {
-    @Option(name: .long, help: "OpenBLAS threads (default: OpenBLAS's own choice).")
+    @Option(name: .long, help: "Threads for forward passes, lafam's and OpenBLAS's (default: OpenBLAS's choice, the core count).")
     var threads: Int?
 
     func apply() throws {

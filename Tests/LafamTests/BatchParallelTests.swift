@@ -23,10 +23,14 @@ final class BatchParallelTests: XCTestCase {
             var rng = SplitMix64(seed: 3)
             let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.normal() })
             BLASInfo.setThreads(1)
-            let whole = try model.run(x)
+            // LaFAM's kind of run: a conv tap, joined across the parts like the outputs.
+            let taps = path == Fixtures.mobilenet ? ["/features/features.18/features.18.0/Conv"] : []
+            let whole = try model.run(x, taps: taps)
             BLASInfo.setThreads(2)
-            XCTAssertEqual(try model.runSplittingBatch([model.inputs[0].name: x]) == nil, !model.isBatchSeparable)
-            let split = try model.run(x)
+            XCTAssertEqual(try model.runSplittingBatch([model.inputs[0].name: x], taps: taps) == nil, !model.isBatchSeparable)
+            let split = try model.run(x, taps: taps)
+            XCTAssertEqual(split.taps.count, taps.count)
+            for (name, t) in whole.taps { XCTAssertEqual(split.taps[name]?.floats, t.floats, name) }
             XCTAssertEqual(BLASInfo.threads, 2, "the thread count is restored")
             for (name, t) in whole.outputs {
                 XCTAssertEqual(split.outputs[name]?.shape, t.shape)

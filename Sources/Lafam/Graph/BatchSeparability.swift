@@ -8,23 +8,31 @@
 /// else, including a fixed batch size, answers false; the model then runs unsplit.
 extension Graph {
     var isBatchSeparable: Bool {
-        guard !inputs.isEmpty, let symbol = values[inputs[0]].facts?.shape?.first, case .symbol = symbol else { return false }
-        func carries(_ v: Int) -> Bool {
-            guard let shape = values[v].facts?.shape, shape.first == symbol else { return false }
-            return shape.dropFirst().allSatisfy { $0 != symbol }
-        }
-        guard inputs.allSatisfy(carries) else { return false }
+        guard batchSymbol != nil, inputs.allSatisfy(carriesBatch) else { return false }
         var carrying = Set(inputs)
         for node in nodes where !node.isFolded {
             let batchInputs = node.inputs.enumerated().filter { $0.element.map(carrying.contains) ?? false }
             guard !batchInputs.isEmpty else { continue }
             guard !touchesBatchAxis(node, batchInputs: batchInputs.map(\.offset)) else { return false }
             for v in node.outputs where values[v].facts?.dtype.isFloatingPoint ?? true {
-                guard carries(v) else { return false }
+                guard carriesBatch(v) else { return false }
                 carrying.insert(v)
             }
         }
-        return outputs.allSatisfy(carries)
+        return outputs.allSatisfy(carriesBatch)
+    }
+
+    /// The symbolic dimension at axis 0 of the first input, if any.
+    private var batchSymbol: Dim? {
+        guard let first = inputs.first, let d = values[first].facts?.shape?.first, case .symbol = d else { return nil }
+        return d
+    }
+
+    /// Whether value `v` has the batch symbol at axis 0 and nowhere else, so that its images can
+    /// be split and joined along axis 0.
+    func carriesBatch(_ v: Int) -> Bool {
+        guard let symbol = batchSymbol, let shape = values[v].facts?.shape, shape.first == symbol else { return false }
+        return shape.dropFirst().allSatisfy { $0 != symbol }
     }
 
     /// True when `node` may combine or rearrange images of the batch.

@@ -71,7 +71,7 @@ public final class Model: @unchecked Sendable {
     /// (see `Graph.resolveTensor`); their values are returned and, as each is computed, passed to
     /// `onTap` with the resolved tensor name.
     public func run(_ feeds: [String: Tensor], taps: [String] = [], onTap: ((String, Tensor) throws -> Void)? = nil) throws -> RunResult {
-        if taps.isEmpty, onTap == nil, let result = try runSplittingBatch(feeds) { return result }
+        if onTap == nil, let result = try runSplittingBatch(feeds, taps: taps) { return result }
         return try runWhole(feeds, taps: taps, onTap: onTap)
     }
 
