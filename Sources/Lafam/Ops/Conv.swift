@@ -163,8 +163,8 @@ func pointwiseConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<
     }
 }
 
-/// Floats of im2col matrix per tile of output rows (1 MB; at least one row): the scratch buffer
-/// no longer grows with the image (ResNet-50's stem: 7 MB before), at no measured speed cost.
+/// Floats of im2col matrix per tile of output rows (1 MB, but see `im2colMinimumColumns`): the
+/// scratch buffer does not grow with the image (ResNet-50's stem: 7 MB untiled).
 let im2colTileBudget = 1 << 18
 /// Output positions per im2col tile at least: each tile's GEMM packs the weights again, which
 /// for deep layers (ResNet-50's 256×2304 at 14×14) cost more than the larger tile's cache misses.

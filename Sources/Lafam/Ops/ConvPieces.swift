@@ -1,8 +1,7 @@
 /// One image's convolution cut into pieces that write disjoint parts of the output, so that the
 /// pieces can run on several threads: a range of output channels × a range of output positions
 /// (whole output rows for im2col convs, any columns for pointwise ones, the whole plane for
-/// depthwise ones). Without more than one worker the pieces are the cache-sized tiles that a
-/// single thread walks in order.
+/// depthwise ones). With one worker the pieces are the tiles that a single thread walks in order.
 struct ConvPiece {
     let channels: Range<Int>
     let columns: Range<Int>

@@ -81,7 +81,7 @@ struct Executor {
         }
         for (v, t) in feeds { try produced(v, t) }
 
-        // OpenBLAS on one thread, its thread count lent to lafam's conv pieces (KernelThreads).
+        // OpenBLAS on one thread, its thread count lent to lafam's own threads (KernelThreads).
         try KernelThreads.whileOpenBLASSingleThreaded {
             for (s, step) in steps.enumerated() {
                 switch step {
