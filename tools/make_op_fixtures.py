@@ -195,6 +195,10 @@ conv_case("conv_auto_valid", "3x3 stride 1 auto_pad VALID; 8x8 -> 6x6", 2, 3, 8,
 conv_case("conv_batch3", "3x3 pads 1 with batch 3", 3, 3, 6, 4, 3, pads=[1, 1, 1, 1])
 conv_case("conv_weights_as_inputs", "3x3 pads 1 with W and B as graph inputs (input_1, input_2), not initializers",
           2, 3, 6, 4, 3, weights_as_inputs=True, pads=[1, 1, 1, 1])
+conv_case("conv_winograd", "3x3 pads 1 stride 1, C=32->32 on 23x23: Winograd F(2x2,3x3), partial edge tiles",
+          1, 32, 23, 32, 3, pads=[1, 1, 1, 1])
+conv_case("conv_winograd_uneven_pads", "3x3 pads [1,0,0,1] stride 1, C=24->20 on 19x15: Winograd, uneven pads",
+          1, 24, (19, 15), 20, 3, pads=[1, 0, 0, 1])
 conv_case("conv_rect_stride", "3x3 with strides [1,2] and pads [1,1,1,1] on 6x9",
           2, 3, (6, 9), 4, 3, pads=[1, 1, 1, 1], strides=[1, 2])
 

@@ -21,13 +21,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Masks for --method relax.") var relaxMasks = 200
     @Option(help: "Mask batch for --method relax.") var relaxBatch = 100
     @Flag(help: "Run every node on its own (no Conv output-pass fusion), to measure what fusion gains.") var noFusion = false
+    @Flag(help: "Run 3x3 convs by im2col and GEMM instead of Winograd, to measure what Winograd gains.") var noWinograd = false
     @OptionGroup var execution: ExecutionOptions
 
     func run() throws {
         try reporting {
             guard batch >= 1, runs >= 1, warmup >= 0 else { throw CLIError("--batch and --runs must be ≥ 1 and --warmup ≥ 0") }
             try execution.apply()
-            let m = try Model(path: model ?? Bundled.model, fuseOutputPasses: !noFusion)
+            let m = try Model(path: model ?? Bundled.model, fuseOutputPasses: !noFusion, winograd: !noWinograd)
             guard let info = m.inputs.first else { throw CLIError("the model has no inputs") }
             let shape = try info.shape.enumerated().map { i, d -> Int in
                 if i == 0 { return batch }

@@ -42,13 +42,19 @@ struct Conv: Operator {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] { try run(inputs, epilogue: ConvEpilogue()) }
 
-    /// The convolution with `epilogue` applied in its output pass (see `OutputPassFusion`).
-    func run(_ inputs: [Tensor?], epilogue: ConvEpilogue) throws -> [Tensor] {
+    /// Per-image sizes of this conv on an input and weight of these shapes.
+    func geometry(input x: [Int], weight w: [Int]) throws -> ConvGeometry {
+        ConvGeometry(c: x[1], m: w[0], cg: w[1], group: group, v: try window(for: w).volume(Array(x[2...])))
+    }
+
+    /// The convolution with `epilogue` applied in its output pass (see `OutputPassFusion`), by
+    /// Winograd F(4×4, 3×3) when `winograd` holds W's transform.
+    func run(_ inputs: [Tensor?], epilogue: ConvEpilogue, winograd: WinogradWeights? = nil) throws -> [Tensor] {
         let x = required(inputs, 0), w = required(inputs, 1)
         let bias = optional(inputs, 2)
         let (n, c, m, cg) = (x.shape[0], x.shape[1], w.shape[0], w.shape[1])
-        let v = try window(for: w.shape).volume(Array(x.shape[2...]))
-        let geometry = ConvGeometry(c: c, m: m, cg: cg, group: group, v: v)
+        let geometry = try self.geometry(input: x.shape, weight: w.shape)
+        let v = geometry.v
         let (inCount, outCount) = (v.inputCount, v.outputCount)
         let xs = x.floats, ws = w.floats
         let bs = bias?.floats
@@ -56,7 +62,7 @@ struct Conv: Operator {
         let workers = geometry.multiplyAdds >= ConvGeometry.parallelWorkThreshold ? KernelThreads.count : 1
         let pieces = geometry.pieces(workers: workers)
         let ow = v.out[2], k = cg * v.kernelCount
-        let colSize = geometry.isDepthwise || geometry.isPointwise ? 0 : k * pieces.map { $0.columns.count }.max()!
+        let colSize = geometry.isDepthwise || geometry.isPointwise || winograd != nil ? 0 : k * pieces.map { $0.columns.count }.max()!
         let cols = UnsafeMutablePointer<Float>.allocate(capacity: colSize * workers)
         defer { cols.deallocate() }
         // Every element is written below (GEMM with beta 0, or the depthwise kernel's own zeroing),
@@ -68,6 +74,13 @@ struct Conv: Operator {
                     for b in 0..<n {
                         let xi = xp.baseAddress! + b * c * inCount
                         let oi = op.baseAddress! + b * m * outCount
+                        if let winograd {
+                            winogradConv(geometry, weights: winograd, x: xi, out: oi, workers: workers) { channels, columns in
+                                finishOutput(bias: bs, residual: residual.map { ($0, b * m * outCount) }, activation: epilogue.activation,
+                                             channels: channels, plane: outCount, columns: columns, out: oi)
+                            }
+                            continue
+                        }
                         // Worker w takes pieces w, w + workers, …; pieces write disjoint outputs.
                         KernelThreads.run(workers) { worker in
                             for piece in stride(from: worker, to: pieces.count, by: workers).map({ pieces[$0] }) {

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Runs a graph's non-folded nodes in topological order. Each intermediate value is released
 /// right after its last consumer unless the caller keeps it (taps, outputs). Regions that
@@ -21,9 +22,12 @@ struct Executor {
     let steps: [Step]
     /// For each value, the last step that reads it (-1: never read).
     let lastUse: [Int]
+    /// Transformed weights of the Conv nodes that run by Winograd F(4×4, 3×3), by node.
+    let winograd: [Int: WinogradWeights]
 
-    init(graph: Graph, fuse: Bool) {
+    init(graph: Graph, fuse: Bool, winogradCache: WinogradCache?) {
         self.graph = graph
+        winograd = winogradCache.map { $0.weights(for: graph) } ?? [:]
         let fusions = fuse ? OutputPassFusion.plan(graph) : []
         // A region runs at its last node's place, where every input it reads exists.
         var regionEndingAt: [Int: OutputPassFusion] = [:], inRegion = Set<Int>()
@@ -71,7 +75,10 @@ struct Executor {
             }
         }
         func runNode(_ n: Int) throws {
-            let outputs = try timed(n) { try graph.operators[n].run(inputs(n)) }
+            let outputs = try timed(n) {
+                if let weights = winograd[n] { return try (graph.operators[n] as! Conv).run(inputs(n), epilogue: ConvEpilogue(), winograd: weights) }
+                return try graph.operators[n].run(inputs(n))
+            }
             for (k, v) in graph.nodes[n].outputs.enumerated() where k < outputs.count {
                 try produced(v, outputs[k].conformed(to: graph.values[v].facts!.dtype))
             }
@@ -92,12 +99,38 @@ struct Executor {
                 case .fused(let f):
                     let conv = f.nodes[0]
                     let epilogue = ConvEpilogue(residual: f.residual.flatMap { slots[$0] }, activation: f.activation)
-                    let outputs = try timed(conv) { try (graph.operators[conv] as! Conv).run(inputs(conv), epilogue: epilogue) }
+                    let outputs = try timed(conv) { try (graph.operators[conv] as! Conv).run(inputs(conv), epilogue: epilogue, winograd: winograd[conv]) }
                     try produced(f.output, outputs[0])
                 }
                 for n in step.nodes { for case let v? in graph.nodes[n].inputs where lastUse[v] == s { slots[v] = nil } }
             }
         }
         return kept
+    }
+}
+
+/// Winograd transforms of constant Conv weights, computed once per weight tensor and shared by
+/// the graphs that a model specialises to different input shapes.
+final class WinogradCache: @unchecked Sendable {
+    private var byWeight: [String: WinogradWeights] = [:]
+    private let lock = NSLock()
+
+    /// The transforms for `graph`'s Conv nodes that suit Winograd (`WinogradWeights.suits`)
+    /// and whose weights are constants, by node.
+    func weights(for graph: Graph) -> [Int: WinogradWeights] {
+        lock.lock()
+        defer { lock.unlock() }
+        var result: [Int: WinogradWeights] = [:]
+        for (n, node) in graph.nodes.enumerated() where node.opType == "Conv" && !node.isFolded {
+            guard let conv = graph.operators[n] as? Conv, let xv = node.inputs.first ?? nil, node.inputs.count > 1, let wv = node.inputs[1],
+                  let x = graph.values[xv].facts?.shape?.concrete, let w = graph.values[wv].facts?.constant, w.dtype == .float32,
+                  let geometry = try? conv.geometry(input: x, weight: w.shape), WinogradWeights.suits(geometry) else { continue }
+            let key = graph.values[wv].name
+            if byWeight[key] == nil {
+                byWeight[key] = w.floats.withUnsafeBufferPointer { WinogradWeights(weights: $0.baseAddress!, outputs: w.shape[0], inputs: w.shape[1]) }
+            }
+            result[n] = byWeight[key]
+        }
+        return result
     }
 }

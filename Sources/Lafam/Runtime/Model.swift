@@ -29,16 +29,21 @@ public final class Model: @unchecked Sendable {
     /// Whether runs fuse a Conv's residual Add and activation into its output pass
     /// (`OutputPassFusion`); results are identical either way.
     public let fusesOutputPasses: Bool
+    /// Whether 3×3 stride-1 convs with constant weights run by Winograd (`WinogradWeights`), whose
+    /// results differ from direct convolution's by a few 1e-6 of their magnitude.
+    public let usesWinograd: Bool
     /// Whether the images of a batch are computed independently (`Graph.isBatchSeparable`).
     let isBatchSeparable: Bool
     private var executors: [[Int]: (Graph, Executor)] = [:]
+    private let winogradCache = WinogradCache()
     private let lock = NSLock()
 
-    public init(path: String, registry: OperatorRegistry = .standard, fuseOutputPasses: Bool = true) throws {
+    public init(path: String, registry: OperatorRegistry = .standard, fuseOutputPasses: Bool = true, winograd: Bool = true) throws {
         _ = MemoryPolicy.applied
         self.path = path
         self.registry = registry
         fusesOutputPasses = fuseOutputPasses
+        usesWinograd = winograd
         source = try ONNXReader.read(path: path)
         graph = try GraphBuilder.build(source, registry: registry)
         format = ONNXModelInfo(source)
@@ -161,7 +166,7 @@ public final class Model: @unchecked Sendable {
             i += rank + 1
         }
         let g = try GraphBuilder.build(source, registry: registry, inputShapes: overrides)
-        let e = (g, Executor(graph: g, fuse: fusesOutputPasses))
+        let e = (g, Executor(graph: g, fuse: fusesOutputPasses, winogradCache: usesWinograd ? winogradCache : nil))
         executors[shapes] = e
         return e
     }
