@@ -29,8 +29,10 @@ let package = Package(
             path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
         ),
+        // Kernels built for AVX2 and FMA, called when the CPU has them (runtime check).
+        .target(name: "CKernels", path: "Sources/CKernels"),
         // Format → graph → ops → runtime → explainers (folders under Sources/Lafam, in that order).
-        .target(name: "Lafam", dependencies: ["CONNXProto", "COpenBLAS", "CMalloc"], path: "Sources/Lafam"),
+        .target(name: "Lafam", dependencies: ["CONNXProto", "COpenBLAS", "CMalloc", "CKernels"], path: "Sources/Lafam"),
         // Image decoding/encoding, preprocessing, colormaps and .npy files.
         .target(name: "LafamImaging", dependencies: ["CImageCodecs"], path: "Sources/LafamImaging"),
         // Evaluation over annotated images: datasets, metric runs, results files and summaries.

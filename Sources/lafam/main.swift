@@ -7,7 +7,7 @@ struct LafamCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lafam",
         abstract: "Saliency maps (LaFAM) for any ONNX CNN, with a Swift interpreter and activation taps.",
-        version: "lafam 0.1.0 (OpenBLAS core \(BLASInfo.coreName))",
+        version: "lafam 0.1.0 (OpenBLAS core \(BLASInfo.coreName), lafam kernels \(KernelInfo.instructionSet))",
         subcommands: [InspectCommand.self, RunCommand.self, TapsCommand.self, BenchCommand.self, EvalCommand.self]
     )
 }

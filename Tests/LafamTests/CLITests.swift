@@ -23,6 +23,13 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(target["shape"] as? [AnyHashable], ["batch", 1280, 7, 7])
     }
 
+    func testVersionNamesTheKernelsInUse() throws {
+        let r = try lafam(["--version"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("OpenBLAS core \(BLASInfo.coreName)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("lafam kernels \(KernelInfo.instructionSet)"), r.stdout)
+    }
+
     func testInspectTableMarksTheTarget() throws {
         let r = try lafam(["inspect", Fixtures.mobilenet])
         XCTAssertEqual(r.status, 0)

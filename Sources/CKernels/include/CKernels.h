@@ -1,0 +1,23 @@
+// Vector kernels compiled for AVX2 and FMA alongside a portable build: Swift cannot compile one
+// function for a wider instruction set than its module, C can (`target` attribute), so lafam
+// calls these only when the CPU has the instructions (lafam_cpu_has_avx2_fma).
+#ifndef LAFAM_CKERNELS_H
+#define LAFAM_CKERNELS_H
+
+/// Non-zero when the CPU runs AVX2 and FMA instructions.
+int lafam_cpu_has_avx2_fma(void);
+
+/// Floats of scratch that lafam_depthwise3x3_channel needs for this output size and stride.
+long lafam_depthwise3x3_scratch(long outHeight, long outWidth, long strideY, long strideX);
+
+/// One channel of a 3×3 undilated depthwise convolution, stride 1 or 2 along the row and any
+/// vertical stride and padding: the input plane is copied once into `scratch` with its zero
+/// padding, then every output row is computed 8 columns at a time (FMA, the last step masked).
+/// Each output then gets `*bias` added (unless bias is NULL) and, if `clamp`, is clamped to
+/// [low, high] as max then min: the float operations of a separate bias pass and Relu/Clip.
+void lafam_depthwise3x3_channel(const float *x, const float *kernel, float *out, float *scratch,
+                                long height, long width, long outHeight, long outWidth,
+                                long strideY, long strideX, long padTop, long padLeft,
+                                const float *bias, int clamp, float low, float high);
+
+#endif
