@@ -72,7 +72,7 @@ void lafam_depthwise3x3_channel(const float *x, const float *kernel, float *out,
             sum = taps(r1 + i, k3, k4, k5, sum, strideX);
             sum = taps(r2 + i, k6, k7, k8, sum, strideX);
             if (bias) sum = _mm256_add_ps(sum, biasVector);
-            if (clamp) sum = _mm256_min_ps(_mm256_max_ps(sum, lowVector), highVector);
+            if (clamp) sum = _mm256_min_ps(highVector, _mm256_max_ps(lowVector, sum));  // NaN stays NaN
             if (ox < whole) {
                 _mm256_storeu_ps(dst + ox, sum);
             } else {

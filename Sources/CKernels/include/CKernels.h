@@ -20,4 +20,9 @@ void lafam_depthwise3x3_channel(const float *x, const float *kernel, float *out,
                                 long strideY, long strideX, long padTop, long padLeft,
                                 const float *bias, int clamp, float low, float high);
 
+/// A conv's output pass over one row of `count` outputs: each gets `*bias` added (unless bias is
+/// NULL), then `residual[i]` (unless NULL), then, if `clamp`, is clamped to [low, high] as max
+/// then min: the float operations of separate bias, Add and Relu/Clip passes, in one pass.
+void lafam_finish_row(float *out, long count, const float *bias, const float *residual, int clamp, float low, float high);
+
 #endif

@@ -134,12 +134,41 @@ struct ConvEpilogue {
     var activation: Activation? = nil
 }
 
+extension ConvEpilogue.Activation {
+    /// The activation as a clamp to [low, high] (Relu: [0, ∞)), for the C kernels.
+    var bounds: (low: Float, high: Float) {
+        switch self {
+        case .relu: return (0, .infinity)
+        case let .clip(low, high): return (low, high)
+        }
+    }
+}
+
 /// One image's output pass over `columns` of the planes of `channels`: out = activation(out + bias
 /// + residual), each step skipped when absent, with the same float operations in the same order
 /// as the unfused Add, Relu and Clip.
 func finishOutput(bias: [Float]?, residual: ([Float], offset: Int)?, activation: ConvEpilogue.Activation?,
                   channels: Range<Int>, plane: Int, columns: Range<Int>, out: UnsafeMutablePointer<Float>) {
     let count = columns.count
+    if cpuHasAVX2FMA {
+        let clamp = activation?.bounds
+        let residualBase = residual.map { ($0.0, $0.offset) }
+        for ch in channels {
+            let bias = bias.map { $0[ch] }
+            let first = ch * plane + columns.lowerBound
+            withUnsafePointer(to: bias ?? 0) { b in
+                if let (r, offset) = residualBase {
+                    r.withUnsafeBufferPointer { rp in
+                        lafam_finish_row(out + first, count, bias == nil ? nil : b, rp.baseAddress! + offset + first,
+                                         clamp == nil ? 0 : 1, clamp?.0 ?? 0, clamp?.1 ?? 0)
+                    }
+                } else {
+                    lafam_finish_row(out + first, count, bias == nil ? nil : b, nil, clamp == nil ? 0 : 1, clamp?.0 ?? 0, clamp?.1 ?? 0)
+                }
+            }
+        }
+        return
+    }
     func rows(_ residualBase: UnsafePointer<Float>?) {
         for ch in channels {
             let p = out + ch * plane + columns.lowerBound
@@ -431,12 +460,7 @@ func depthwise3x3(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<F
     // of the plane, so no scalar borders or row ends: MobileNetV2 3.0 → 1.x ms).
     let avx2Scratch = avx2 && sx <= 2 ? UnsafeMutablePointer<Float>.allocate(capacity: lafam_depthwise3x3_scratch(oh, ow, sy, sx)) : nil
     defer { avx2Scratch?.deallocate() }
-    var clamp: (Float, Float)? = nil
-    switch finish?.activation {
-    case .relu?: clamp = (0, .infinity)
-    case let .clip(low, high)?: clamp = (low, high)
-    case nil: break
-    }
+    let clamp = finish?.activation?.bounds
     zeros.withUnsafeBufferPointer { zp in
         for oc in 0..<g.m {
             let xc = x + (oc / multiplier) * h * wd
