@@ -29,6 +29,7 @@ final class WinogradTests: XCTestCase {
             (17, 33, 30, 18, [0, 0, 0, 0]),   // valid: output smaller than input
             (32, 16, 21, 26, [0, 0, 1, 1]),   // SAME_UPPER-like
             (16, 24, 35, 17, [1, 2, 0, 0]),   // uneven begin padding
+            (16, 16, 70, 70, [1, 1, 1, 1]),   // blocks of tile rows that straddle the two images
         ]
         for (c, m, h, w, pads) in cases {
             let op = try conv(pads: pads)
@@ -55,14 +56,15 @@ final class WinogradTests: XCTestCase {
             v.out = [1, out, out]
             return ConvGeometry(c: c, m: 64, cg: c / group, group: group, v: v)
         }
-        XCTAssertTrue(WinogradWeights.suits(geometry()))
-        XCTAssertTrue(WinogradWeights.suits(geometry(size: 14)), "49 tiles")
-        XCTAssertFalse(WinogradWeights.suits(geometry(size: 7)), "16 tiles: GEMMs too narrow to pay")
-        XCTAssertFalse(WinogradWeights.suits(geometry(stride: 2)))
-        XCTAssertFalse(WinogradWeights.suits(geometry(dilation: 2)))
-        XCTAssertFalse(WinogradWeights.suits(geometry(group: 2)))
-        XCTAssertFalse(WinogradWeights.suits(geometry(kernel: 5)))
-        XCTAssertFalse(WinogradWeights.suits(geometry(c: 3)), "a stem with three input channels")
+        XCTAssertTrue(WinogradWeights.suits(geometry(), images: 1))
+        XCTAssertTrue(WinogradWeights.suits(geometry(size: 14), images: 1), "49 tiles")
+        XCTAssertFalse(WinogradWeights.suits(geometry(size: 7), images: 1), "16 tiles: GEMMs too narrow to pay")
+        XCTAssertTrue(WinogradWeights.suits(geometry(size: 7), images: 4), "the tiles of all images make one GEMM")
+        XCTAssertFalse(WinogradWeights.suits(geometry(stride: 2), images: 1))
+        XCTAssertFalse(WinogradWeights.suits(geometry(dilation: 2), images: 1))
+        XCTAssertFalse(WinogradWeights.suits(geometry(group: 2), images: 1))
+        XCTAssertFalse(WinogradWeights.suits(geometry(kernel: 5), images: 1))
+        XCTAssertFalse(WinogradWeights.suits(geometry(c: 3), images: 1), "a stem with three input channels")
     }
 
     /// Models with constant weights run their suitable convs by Winograd, and agree with

@@ -73,16 +73,16 @@ struct Conv: Operator {
             initialized = n * m * outCount
             xs.withUnsafeBufferPointer { xp in
                 ws.withUnsafeBufferPointer { wp in
+                    if let winograd {
+                        winogradConv(geometry, weights: winograd, x: xp.baseAddress!, out: op.baseAddress!, images: n, workers: workers) { b, channels, columns in
+                            finishOutput(bias: bs, residual: residual.map { ($0, b * m * outCount) }, activation: epilogue.activation,
+                                         channels: channels, plane: outCount, columns: columns, out: op.baseAddress! + b * m * outCount)
+                        }
+                        return
+                    }
                     for b in 0..<n {
                         let xi = xp.baseAddress! + b * c * inCount
                         let oi = op.baseAddress! + b * m * outCount
-                        if let winograd {
-                            winogradConv(geometry, weights: winograd, x: xi, out: oi, workers: workers) { channels, columns in
-                                finishOutput(bias: bs, residual: residual.map { ($0, b * m * outCount) }, activation: epilogue.activation,
-                                             channels: channels, plane: outCount, columns: columns, out: oi)
-                            }
-                            continue
-                        }
                         // Worker w takes pieces w, w + workers, …; pieces write disjoint outputs.
                         KernelThreads.run(workers) { worker in
                             for piece in stride(from: worker, to: pieces.count, by: workers).map({ pieces[$0] }) {

@@ -36,14 +36,14 @@ struct WinogradWeights: @unchecked Sendable {
         }
     }
 
-    /// Whether a conv of this geometry runs by Winograd: it applies, and the plane has at least
-    /// `minimumTiles` 2×2 tiles (the GEMMs are tiles wide; ResNet-50's 7×7 layers, 16 tiles,
-    /// measured slower than im2col) and the conv `minimumChannels` inputs and outputs (the
-    /// transforms cost per channel).
-    static func suits(_ g: ConvGeometry) -> Bool {
+    /// Whether a conv of this geometry over `images` images runs by Winograd: it applies, and the
+    /// images have at least `minimumTiles` 2×2 tiles (the GEMMs are tiles wide; ResNet-50's 7×7
+    /// layers, 16 tiles per image, measured slower than im2col at batch 1) and the conv
+    /// `minimumChannels` inputs and outputs (the transforms cost per channel).
+    static func suits(_ g: ConvGeometry, images: Int) -> Bool {
         let v = g.v
         guard g.group == 1, v.kernel == [1, 3, 3], v.stride == [1, 1, 1], v.dilation == [1, 1, 1], v.size[0] == 1, v.out[0] == 1 else { return false }
-        return ((v.out[1] + 1) / 2) * ((v.out[2] + 1) / 2) >= minimumTiles && g.c >= minimumChannels && g.m >= minimumChannels
+        return images * ((v.out[1] + 1) / 2) * ((v.out[2] + 1) / 2) >= minimumTiles && g.c >= minimumChannels && g.m >= minimumChannels
     }
 
     static let minimumTiles = 40
@@ -84,18 +84,24 @@ enum WinogradTransform {
 }
 
 /// Floats of transformed inputs and GEMM results per block of tile rows, so that a block's V and
-/// M stay in cache between the transforms and the GEMMs (ResNet-50: 4 ms faster than 2 MB).
+/// M stay in cache between the transforms and the GEMMs (ResNet-50: 4 ms faster than 2 MB)...
 let winogradBlockBudget = 1 << 17
+/// ...but at least this many tiles per block, since every block streams all of U: ResNet-50's
+/// 7×7 layers at batch 8 (U 16 MB, 8 tiles per block within the budget) 46 → 15 ms.
+let winogradMinimumBlockTiles = 256
 
-/// One image's convolution by Winograd on `workers` threads; `finish(channels, columns)` runs the
-/// output pass on each block of finished output rows.
+/// A batch's convolution by Winograd on `workers` threads, the tiles of all `images` together
+/// (a 7×7 plane has 16 tiles, too few for efficient GEMMs, 8 images 128); `finish(image,
+/// channels, columns)` runs the output pass on each block of an image's finished output rows.
 func winogradConv(_ g: ConvGeometry, weights: WinogradWeights, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-                  workers: Int, finish: (_ channels: Range<Int>, _ columns: Range<Int>) -> Void) {
+                  images: Int, workers: Int, finish: (_ image: Int, _ channels: Range<Int>, _ columns: Range<Int>) -> Void) {
     let v = g.v
     let (oh, ow) = (v.out[1], v.out[2])
     let (tilesY, tilesX) = ((oh + 1) / 2, (ow + 1) / 2)
     let (c, m) = (g.c, g.m)
-    let blockRows = max(1, min(tilesY, winogradBlockBudget / (16 * (c + m) * tilesX)))
+    // Rows of tiles of all images, image after image, taken in blocks.
+    let allRows = images * tilesY
+    let blockRows = min(allRows, max(1, winogradBlockBudget / (16 * (c + m) * tilesX), (winogradMinimumBlockTiles + tilesX - 1) / tilesX))
     let blockTiles = blockRows * tilesX
     let transformed = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * blockTiles)
     let products = UnsafeMutablePointer<Float>.allocate(capacity: 16 * m * blockTiles + 8)
@@ -104,13 +110,24 @@ func winogradConv(_ g: ConvGeometry, weights: WinogradWeights, x: UnsafePointer<
     defer { transformed.deallocate(); products.deallocate(); scratch.deallocate() }
     let share = { (worker: Int, count: Int) in (worker * count / workers)..<((worker + 1) * count / workers) }
     weights.u.withUnsafeBufferPointer { up in
-        for ty0 in stride(from: 0, to: tilesY, by: blockRows) {
-            let rows = ty0..<min(tilesY, ty0 + blockRows)
-            let tiles = rows.count * tilesX
+        for blockStart in stride(from: 0, to: allRows, by: blockRows) {
+            let block = blockStart..<min(allRows, blockStart + blockRows)
+            let tiles = block.count * tilesX
+            // The block's rows image by image: the tile rows in that image, and the first tile's index in the block.
+            var segments: [(image: Int, rows: Range<Int>, first: Int)] = []
+            var row = block.lowerBound
+            while row < block.upperBound {
+                let (image, top) = row.quotientAndRemainder(dividingBy: tilesY)
+                let rows = top..<min(tilesY, top + block.upperBound - row)
+                segments.append((image, rows, (row - block.lowerBound) * tilesX))
+                row += rows.count
+            }
             KernelThreads.run(workers) { worker in
                 for ic in share(worker, c) {
-                    winogradInputTransform(v, x: x + ic * v.inputCount, tileRows: rows, tilesX: tilesX,
-                                           scratch: scratch + worker * scratchSize, out: transformed + ic * tiles, pointStride: c * tiles)
+                    for s in segments {
+                        winogradInputTransform(v, x: x + (s.image * c + ic) * v.inputCount, tileRows: s.rows, tilesX: tilesX,
+                                               scratch: scratch + worker * scratchSize, out: transformed + ic * tiles + s.first, pointStride: c * tiles)
+                    }
                 }
             }
             KernelThreads.run(workers) { worker in
@@ -121,12 +138,14 @@ func winogradConv(_ g: ConvGeometry, weights: WinogradWeights, x: UnsafePointer<
                           b: transformed + point * c * tiles, ldb: tiles,
                           c: products + (point * m + channels.lowerBound) * tiles, ldc: tiles)
                 }
-                for oc in channels {
-                    winogradOutputTransform(products: products + oc * tiles, pointStride: m * tiles, tileRows: rows, tilesX: tilesX,
-                                            oh: oh, ow: ow, scratch: scratch + worker * scratchSize, out: out + oc * oh * ow)
+                for s in segments {
+                    for oc in channels {
+                        winogradOutputTransform(products: products + oc * tiles + s.first, pointStride: m * tiles, tileRows: s.rows, tilesX: tilesX,
+                                                oh: oh, ow: ow, scratch: scratch + worker * scratchSize, out: out + (s.image * m + oc) * oh * ow)
+                    }
+                    let outputRows = (2 * s.rows.lowerBound)..<min(oh, 2 * s.rows.upperBound)
+                    finish(s.image, channels, (outputRows.lowerBound * ow)..<(outputRows.upperBound * ow))
                 }
-                let outputRows = (2 * rows.lowerBound)..<min(oh, 2 * rows.upperBound)
-                finish(channels, (outputRows.lowerBound * ow)..<(outputRows.upperBound * ow))
             }
         }
     }

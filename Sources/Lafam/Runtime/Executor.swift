@@ -124,7 +124,7 @@ final class WinogradCache: @unchecked Sendable {
         for (n, node) in graph.nodes.enumerated() where node.opType == "Conv" && !node.isFolded {
             guard let conv = graph.operators[n] as? Conv, let xv = node.inputs.first ?? nil, node.inputs.count > 1, let wv = node.inputs[1],
                   let x = graph.values[xv].facts?.shape?.concrete, let w = graph.values[wv].facts?.constant, w.dtype == .float32,
-                  let geometry = try? conv.geometry(input: x, weight: w.shape), WinogradWeights.suits(geometry) else { continue }
+                  let geometry = try? conv.geometry(input: x, weight: w.shape), WinogradWeights.suits(geometry, images: x[0]) else { continue }
             let key = graph.values[wv].name
             if byWeight[key] == nil {
                 byWeight[key] = w.floats.withUnsafeBufferPointer { WinogradWeights(weights: $0.baseAddress!, outputs: w.shape[0], inputs: w.shape[1]) }
