@@ -20,6 +20,20 @@ void lafam_depthwise3x3_channel(const float *x, const float *kernel, float *out,
                                 long strideY, long strideX, long padTop, long padLeft,
                                 const float *bias, int clamp, float low, float high);
 
+/// A 3×3 undilated convolution of one image with few input channels (a network's stem, where
+/// im2col's K = 9·C is too short for an efficient GEMM), stride 1 or 2 along the row, any vertical
+/// stride and padding, in two steps: `prepare` copies the padded input once into one plane per
+/// input channel and stride phase (columns p, p + s, p + 2s, …), so that every tap of 8
+/// consecutive outputs is one contiguous load; `lafam_conv3x3_small` then computes `outChannels`
+/// output channels (weights [outChannels, inChannels, 3, 3]) 4 at a time, 8 columns per step,
+/// applying bias (one per output channel, or NULL) and clamp as lafam_depthwise3x3_channel does.
+long lafam_conv3x3_small_scratch(long inChannels, long outHeight, long outWidth, long strideY, long strideX);
+void lafam_conv3x3_small_prepare(const float *x, float *scratch, long inChannels, long height, long width,
+                                 long outHeight, long outWidth, long strideY, long strideX, long padTop, long padLeft);
+void lafam_conv3x3_small(const float *scratch, const float *weights, float *out, long inChannels, long outChannels,
+                         long outHeight, long outWidth, long strideY, long strideX,
+                         const float *bias, int clamp, float low, float high);
+
 /// A conv's output pass over one row of `count` outputs: each gets `*bias` added (unless bias is
 /// NULL), then `residual[i]` (unless NULL), then, if `clamp`, is clamped to [low, high] as max
 /// then min: the float operations of separate bias, Add and Relu/Clip passes, in one pass.

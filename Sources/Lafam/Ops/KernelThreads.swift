@@ -22,6 +22,11 @@ enum KernelThreads {
         return try $count.withValue(threads, operation: body)
     }
 
+    /// Worker `worker`'s share of `count` items split into `workers` near-equal ranges.
+    static func share(_ count: Int, worker: Int, of workers: Int) -> Range<Int> {
+        (worker * count / workers)..<((worker + 1) * count / workers)
+    }
+
     /// Runs `body(worker)` for every worker in 0..<workers, concurrently when workers > 1, and
     /// returns when all are done. Inside, `count` is 1, so nested splits run sequentially.
     static func run(_ workers: Int, _ body: (Int) -> Void) {

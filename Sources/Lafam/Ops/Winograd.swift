@@ -108,7 +108,6 @@ func winogradConv(_ g: ConvGeometry, weights: WinogradWeights, x: UnsafePointer<
     let scratchSize = max(8 * winogradInputPitch(tilesX), 10 * (tilesX + 8))
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize * workers)
     defer { transformed.deallocate(); products.deallocate(); scratch.deallocate() }
-    let share = { (worker: Int, count: Int) in (worker * count / workers)..<((worker + 1) * count / workers) }
     weights.u.withUnsafeBufferPointer { up in
         for blockStart in stride(from: 0, to: allRows, by: blockRows) {
             let block = blockStart..<min(allRows, blockStart + blockRows)
@@ -123,7 +122,7 @@ func winogradConv(_ g: ConvGeometry, weights: WinogradWeights, x: UnsafePointer<
                 row += rows.count
             }
             KernelThreads.run(workers) { worker in
-                for ic in share(worker, c) {
+                for ic in KernelThreads.share(c, worker: worker, of: workers) {
                     for s in segments {
                         winogradInputTransform(v, x: x + (s.image * c + ic) * v.inputCount, tileRows: s.rows, tilesX: tilesX,
                                                scratch: scratch + worker * scratchSize, out: transformed + ic * tiles + s.first, pointStride: c * tiles)
@@ -131,7 +130,7 @@ func winogradConv(_ g: ConvGeometry, weights: WinogradWeights, x: UnsafePointer<
                 }
             }
             KernelThreads.run(workers) { worker in
-                let channels = share(worker, m)
+                let channels = KernelThreads.share(m, worker: worker, of: workers)
                 guard !channels.isEmpty else { return }
                 for point in 0..<16 {
                     sgemm(m: channels.count, n: tiles, k: c, a: up.baseAddress! + (point * m + channels.lowerBound) * c, lda: c,
