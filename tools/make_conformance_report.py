@@ -35,7 +35,8 @@ def main():
     summary = re.search(r"backend: (\d+) passed, (\d+) failed, (\d+) skipped", out)
     if not summary:
         sys.exit("could not find the backend summary in the test output:\n" + out[-3000:])
-    skips = re.findall(r"^  (\d+) × (.+?): (.+)$", out, re.M)
+    # Most frequent first; ties by reason, so that reruns write the same table.
+    skips = sorted(re.findall(r"^  (\d+) × (.+?): (.+)$", out, re.M), key=lambda s: (-int(s[0]), s[1]))
     per_op = re.search(r"passing cases per priority op: (.+)$", out, re.M)
 
     if args.models:
