@@ -1186,6 +1186,21 @@ def _(g: Builder):
     g.output("y")
 
 
+@case("graph_conv_hardswish", "HardSwish after convs: stem Conv 3->8 3x3, depthwise 3x3, then 1x1 Conv->Add(stem)->HardSwish", opset=14)
+def _(g: Builder):
+    x = g.input("x", g.randn(2, 3, 8, 8))
+    g.node("Conv", [x, g.init("w1", g.weight(8, 3, 3, 3)), g.init("b1", g.randn(8, scale=0.5))], ["c1"],
+           kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    g.node("HardSwish", ["c1"], ["h1"])
+    g.node("Conv", ["h1", g.init("w2", g.weight(8, 1, 3, 3)), g.init("b2", g.randn(8, scale=0.5))], ["c2"],
+           kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=8)
+    g.node("HardSwish", ["c2"], ["h2"])
+    g.node("Conv", ["h2", g.init("w3", g.weight(8, 8, 1, 1)), g.init("b3", g.randn(8, scale=0.5))], ["c3"], kernel_shape=[1, 1])
+    g.node("Add", ["c3", "h1"], ["a"])
+    g.node("HardSwish", ["a"], ["y"])
+    g.output("y")
+
+
 @case("graph_hardswish_decomposed", "TorchScript opset-13 HardSwish: x * HardSigmoid(x, alpha=1/6, beta=0.5)")
 def _(g: Builder):
     x = g.input("x", g.uniform(-4.5, 4.5, 2, 3, 4, 5))

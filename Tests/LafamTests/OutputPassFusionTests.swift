@@ -6,7 +6,7 @@ import XCTest
 /// to running every node on its own.
 final class OutputPassFusionTests: XCTestCase {
     let models = [Fixtures.mobilenet, Fixtures.path("ops/graph_residual/model.onnx"), Fixtures.path("ops/graph_residual_relu/model.onnx"),
-                  Fixtures.path("gradcam/head_model.onnx")]
+                  Fixtures.path("gradcam/head_model.onnx"), Fixtures.path("ops/graph_conv_hardswish/model.onnx")]
 
     func input(for model: Model, batch: Int = 2) -> Tensor {
         let shape = [batch] + model.inputs[0].shape.dropFirst().map { $0.value! }
@@ -31,6 +31,7 @@ final class OutputPassFusionTests: XCTestCase {
                 switch f.activation {
                 case .relu?: activation = "relu"
                 case .clip?: activation = "clip"
+                case .hardSwish?: activation = "hardswish"
                 case nil: activation = ""
                 }
                 kinds.insert((f.residual != nil ? "add" : "") + activation)
@@ -39,7 +40,8 @@ final class OutputPassFusionTests: XCTestCase {
             let a = try fused.run(x), b = try plain.run(x)
             for (name, t) in b.outputs { XCTAssertEqual(a.outputs[name]?.floats, t.floats, "\(path): output \(name)") }
         }
-        XCTAssertEqual(kinds, ["add", "relu", "clip", "addrelu", "addclip"], "the fixtures exercise every fused combination")
+        XCTAssertEqual(kinds, ["add", "relu", "clip", "hardswish", "addrelu", "addclip", "addhardswish"],
+                       "the fixtures exercise every fused combination")
     }
 
     func testTapsInsideFusedRegionsEqualUnfusedValues() throws {
@@ -56,7 +58,8 @@ final class OutputPassFusionTests: XCTestCase {
     }
 
     func testGradientsThroughFusedRegionsEqualUnfused() throws {
-        for path in [Fixtures.mobilenet, Fixtures.path("ops/graph_residual_relu/model.onnx"), Fixtures.path("gradcam/head_model.onnx")] {
+        for path in [Fixtures.mobilenet, Fixtures.path("ops/graph_residual_relu/model.onnx"), Fixtures.path("gradcam/head_model.onnx"),
+                     Fixtures.path("ops/graph_conv_hardswish/model.onnx")] {
             let fused = try Model(path: path), plain = try Model(path: path, fuseOutputPasses: false)
             let x = input(for: fused)
             let (graph, _) = try fused.executor(for: try fused.checkedShapes([fused.inputs[0].name: x]))

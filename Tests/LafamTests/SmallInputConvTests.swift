@@ -51,7 +51,7 @@ final class SmallInputConvTests: XCTestCase {
                     // The unfused graph: bias (already in op.run), then Add and the activation.
                     for i in p.indices {
                         if let r = epilogue.residual { p[i] = p[i] + r.floats[i] }
-                        p[i] = Swift.min(Swift.max(p[i], epilogue.activation!.bounds.low), epilogue.activation!.bounds.high)
+                        p[i] = Swift.min(Swift.max(p[i], epilogue.activation!.bounds!.low), epilogue.activation!.bounds!.high)
                     }
                 }
                 let fused = try op.run(inputs, epilogue: epilogue)[0]

@@ -1,5 +1,5 @@
-/// Load-time fusion of a Conv with what follows it: a residual Add and an activation (Relu or
-/// Clip with constant bounds) computed in the Conv's output pass, after the bias, instead of
+/// Load-time fusion of a Conv with what follows it: a residual Add and an activation (Relu,
+/// HardSwish or Clip with constant bounds) computed in the Conv's output pass, after the bias, instead of
 /// as separate nodes that each read and write the whole tensor again.
 ///
 /// The fused region keeps ONNX semantics exactly: the same float operations in the same order
@@ -55,10 +55,11 @@ struct OutputPassFusion: Sendable {
         return plans
     }
 
-    /// Relu, or Clip whose bounds are attributes or constants, as an output-pass activation.
+    /// Relu, HardSwish, or Clip whose bounds are attributes or constants, as an output-pass activation.
     private static func outputPassActivation(at n: Int, in graph: Graph) -> ConvEpilogue.Activation? {
         switch graph.operators[n] {
         case let u as Unary where u.isRelu: return .relu
+        case let u as Unary where u.isHardSwish: return .hardSwish
         case let c as Clip:
             let bounds = graph.nodes[n].inputs.dropFirst().map { $0.map { graph.values[$0].facts?.constant } }
             guard bounds.allSatisfy({ $0 == nil || $0! != nil }) else { return nil }

@@ -83,7 +83,7 @@ struct Conv: Operator {
                     }
                     if geometry.suitsSmallInputKernel {
                         smallInputConv(geometry, x: xp.baseAddress!, w: wp.baseAddress!, out: op.baseAddress!, images: n, workers: workers,
-                                       bias: bs, residual: residual, activation: epilogue.activation)
+                                       bias: bs, residual: residual, activation: epilogue.activation, kernelFinishes: epilogue.kernelsCanApply)
                         return
                     }
                     for b in 0..<n {
@@ -96,7 +96,7 @@ struct Conv: Operator {
                                 let (pw, px, po) = (wp.baseAddress! + wOffset, xi + xOffset, oi + oOffset)
                                 if geometry.isDepthwise {
                                     // Without a residual a depthwise kernel may finish the output itself.
-                                    let finish = residual == nil ? KernelFinish(bias: bs, firstChannel: piece.channels.lowerBound, activation: epilogue.activation) : nil
+                                    let finish = epilogue.kernelsCanApply ? KernelFinish(bias: bs, firstChannel: piece.channels.lowerBound, activation: epilogue.activation) : nil
                                     if depthwiseConv(g, x: px, w: pw, out: po, finish: finish) { continue }
                                 } else if geometry.isPointwise {
                                     pointwiseConv(g, x: px, w: pw, out: po, columns: piece.columns)
@@ -141,14 +141,14 @@ extension ConvGeometry {
 /// A stem conv (`suitsSmallInputKernel`) of `images` images by the AVX2 kernel of `CKernels`,
 /// whose K = 9·C would make im2col's GEMM short and slow (MobileNetV2's stem 0.64 → 0.2 ms):
 /// the padded input is laid out once per image, then output channels are split across workers.
-/// Without a residual the kernel adds the bias and applies the activation as it stores.
+/// With `kernelFinishes` the kernel adds the bias and applies the activation as it stores.
 func smallInputConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, images: Int,
-                    workers: Int, bias: [Float]?, residual: [Float]?, activation: ConvEpilogue.Activation?) {
+                    workers: Int, bias: [Float]?, residual: [Float]?, activation: ConvEpilogue.Activation?, kernelFinishes: Bool) {
     let v = g.v
     let (h, wd, oh, ow, sy, sx) = (v.size[1], v.size[2], v.out[1], v.out[2], v.stride[1], v.stride[2])
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: lafam_conv3x3_small_scratch(g.c, oh, ow, sy, sx))
     defer { scratch.deallocate() }
-    let clamp = residual == nil ? activation?.bounds : nil
+    let clamp = kernelFinishes ? activation?.bounds : nil
     for b in 0..<images {
         let xi = x + b * g.c * v.inputCount, oi = out + b * g.m * v.outputCount
         lafam_conv3x3_small_prepare(xi, scratch, g.c, h, wd, oh, ow, sy, sx, v.padBegin[1], v.padBegin[2])
@@ -156,11 +156,11 @@ func smallInputConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer
             let channels = KernelThreads.share(g.m, worker: worker, of: workers)
             guard !channels.isEmpty else { return }
             let first = oi + channels.lowerBound * v.outputCount
-            let kernelBias = residual == nil ? bias.map { Array($0[channels]) } : nil
+            let kernelBias = kernelFinishes ? bias.map { Array($0[channels]) } : nil
             lafam_conv3x3_small(scratch, w + channels.lowerBound * g.c * 9, first, g.c, channels.count, oh, ow, sy, sx,
                                 kernelBias, clamp == nil ? 0 : 1, clamp?.low ?? 0, clamp?.high ?? 0)
-            if let residual {
-                finishOutput(bias: bias, residual: (residual, b * g.m * v.outputCount), activation: activation, channels: channels,
+            if !kernelFinishes {
+                finishOutput(bias: bias, residual: residual.map { ($0, b * g.m * v.outputCount) }, activation: activation, channels: channels,
                              plane: v.outputCount, columns: 0..<v.outputCount, out: oi)
             }
         }
@@ -173,19 +173,27 @@ struct ConvEpilogue {
     enum Activation: Sendable {
         case relu
         case clip(Float, Float)
+        case hardSwish
     }
     var residual: Tensor? = nil
     var activation: Activation? = nil
 }
 
 extension ConvEpilogue.Activation {
-    /// The activation as a clamp to [low, high] (Relu: [0, ∞)), for the C kernels.
-    var bounds: (low: Float, high: Float) {
+    /// The activation as a clamp to [low, high] (Relu: [0, ∞)), for the C kernels; nil for
+    /// HardSwish, which they do not compute.
+    var bounds: (low: Float, high: Float)? {
         switch self {
         case .relu: return (0, .infinity)
         case let .clip(low, high): return (low, high)
+        case .hardSwish: return nil
         }
     }
+}
+
+extension ConvEpilogue {
+    /// Whether the C kernels can apply this epilogue as they store (no residual, a clamp or none).
+    var kernelsCanApply: Bool { residual == nil && (activation == nil || activation?.bounds != nil) }
 }
 
 /// One image's output pass over `columns` of the planes of `channels`: out = activation(out + bias
@@ -194,7 +202,7 @@ extension ConvEpilogue.Activation {
 func finishOutput(bias: [Float]?, residual: ([Float], offset: Int)?, activation: ConvEpilogue.Activation?,
                   channels: Range<Int>, plane: Int, columns: Range<Int>, out: UnsafeMutablePointer<Float>) {
     let count = columns.count
-    if cpuHasAVX2FMA {
+    if cpuHasAVX2FMA && (activation == nil || activation?.bounds != nil) {
         let clamp = activation?.bounds
         let residualBase = residual.map { ($0.0, $0.offset) }
         for ch in channels {
@@ -226,12 +234,14 @@ func finishOutput(bias: [Float]?, residual: ([Float], offset: Int)?, activation:
                 case nil: for i in 0..<count { p[i] = p[i] + r[i] }
                 case .relu: for i in 0..<count { p[i] = Swift.max(p[i] + r[i], 0) }
                 case let .clip(lo, hi): for i in 0..<count { p[i] = Swift.min(Swift.max(p[i] + r[i], lo), hi) }
+                case .hardSwish: for i in 0..<count { p[i] = hardSwish(p[i] + r[i]) }
                 }
             } else {
                 switch activation {
                 case nil: break
                 case .relu: for i in 0..<count { p[i] = Swift.max(p[i], 0) }
                 case let .clip(lo, hi): for i in 0..<count { p[i] = Swift.min(Swift.max(p[i], lo), hi) }
+                case .hardSwish: for i in 0..<count { p[i] = hardSwish(p[i]) }
                 }
             }
         }

@@ -18,6 +18,7 @@ struct Unary: Operator {
     let kind: Kind
 
     var isRelu: Bool { if case .relu = kind { return true }; return false }
+    var isHardSwish: Bool { if case .hardSwish = kind { return true }; return false }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X")
@@ -37,7 +38,7 @@ struct Unary: Operator {
         case .erf: return map(x) { erfApproximation($0) }
         case .sqrt: return map(x) { $0.squareRoot() }
         case let .hardSigmoid(alpha, beta): return map(x) { max(0, min(1, alpha * $0 + beta)) }
-        case .hardSwish: return map(x) { $0 * max(0, min(1, $0 / 6 + 0.5)) }
+        case .hardSwish: return map(x, hardSwish)
         case .gelu(tanh: false): return map(x) { 0.5 * $0 * (1 + erfApproximation($0 * 0.70710678118654752)) }
         case .gelu(tanh: true):
             return map(x) { v in 0.5 * v * (1 + Foundation.tanh(0.79788456080286536 * (v + 0.044715 * v * v * v))) }
@@ -336,6 +337,10 @@ func broadcastMap<T>(_ x: [T], _ xs: [Int], _ y: [T], _ ys: [Int], _ out: [Int],
         }
     }
 }
+
+/// ONNX HardSwish, x · max(0, min(1, x/6 + ½)); a Conv's fused output pass uses it too.
+@inline(__always)
+func hardSwish(_ x: Float) -> Float { x * max(0, min(1, x / 6 + 0.5)) }
 
 /// PRelu: x < 0 ? slope·x : x, slope broadcast to x. Before opset 7 a 1-D slope of C values is
 /// per channel (axis 1), which numpy broadcasting would align with the last axis instead.
