@@ -1201,6 +1201,26 @@ def _(g: Builder):
     g.output("y")
 
 
+@case("graph_conv_bn", "Conv->BatchNormalization->Relu, then a bias-free 1x1 Conv->BatchNormalization->Add->Clip(0,6) "
+                       "(PaddlePaddle exports keep BatchNormalization after Conv)")
+def _(g: Builder):
+    x = g.input("x", g.randn(2, 4, 6, 6))
+
+    def batch_norm(name, inp, out, c):
+        g.node("BatchNormalization", [inp, g.init(name + "_scale", g.uniform(0.5, 1.5, c)), g.init(name + "_b", g.randn(c, scale=0.2)),
+                                      g.init(name + "_mean", g.randn(c, scale=0.2)), g.init(name + "_var", g.uniform(0.5, 2.0, c))],
+               [out], epsilon=1e-3)
+
+    g.node("Conv", [x, g.init("w1", g.weight(8, 4, 3, 3)), g.init("b1", g.randn(8, scale=0.1))], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    batch_norm("bn1", "c1", "n1", 8)
+    g.node("Relu", ["n1"], ["r1"])
+    g.node("Conv", ["r1", g.init("w2", g.weight(8, 8, 1, 1))], ["c2"], kernel_shape=[1, 1])
+    batch_norm("bn2", "c2", "n2", 8)
+    g.node("Add", ["n2", "r1"], ["a"])
+    g.node("Clip", ["a", g.init("lo", np.array(0.0, np.float32)), g.init("hi", np.array(6.0, np.float32))], ["y"])
+    g.output("y")
+
+
 @case("graph_hardswish_decomposed", "TorchScript opset-13 HardSwish: x * HardSigmoid(x, alpha=1/6, beta=0.5)")
 def _(g: Builder):
     x = g.input("x", g.uniform(-4.5, 4.5, 2, 3, 4, 5))

@@ -32,20 +32,26 @@ struct BatchNorm: Operator {
         return [facts(.float32, x.shape)]
     }
 
-    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let x = required(inputs, 0)
+    /// The per-channel affine map y = x·a + b that this BatchNormalization applies.
+    func affine(_ inputs: [Tensor?]) -> (a: [Float], b: [Float]) {
         let scale = required(inputs, 1).floats, bias = required(inputs, 2).floats
         let mean = required(inputs, 3).floats, variance = required(inputs, 4).floats
+        let a = scale.indices.map { scale[$0] / (variance[$0] + epsilon).squareRoot() }
+        return (a, bias.indices.map { bias[$0] - mean[$0] * a[$0] })
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        let (a, b) = affine(inputs)
         let channels = x.shape[1]
         let plane = x.shape.dropFirst(2).reduce(1, *)
         var out = x.floats
         out.withUnsafeMutableBufferPointer { p in
             for n in 0..<x.shape[0] {
                 for c in 0..<channels {
-                    let a = scale[c] / (variance[c] + epsilon).squareRoot()
-                    let b = bias[c] - mean[c] * a
+                    let (ac, bc) = (a[c], b[c])
                     let base = (n * channels + c) * plane
-                    for i in base..<(base + plane) { p[i] = p[i] * a + b }
+                    for i in base..<(base + plane) { p[i] = p[i] * ac + bc }
                 }
             }
         }

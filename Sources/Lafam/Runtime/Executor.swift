@@ -99,7 +99,12 @@ struct Executor {
                 case .fused(let f):
                     let conv = f.nodes[0]
                     let epilogue = ConvEpilogue(residual: f.residual.flatMap { slots[$0] }, activation: f.activation)
-                    let outputs = try timed(conv) { try (graph.operators[conv] as! Conv).run(inputs(conv), epilogue: epilogue, winograd: winograd[conv]) }
+                    // A folded BatchNormalization replaces the weights, whose Winograd transform
+                    // (made from the unfolded ones) then does not apply.
+                    let convInputs = f.folded.map { [inputs(conv)[0], $0.weights, $0.bias] } ?? inputs(conv)
+                    let outputs = try timed(conv) {
+                        try (graph.operators[conv] as! Conv).run(convInputs, epilogue: epilogue, winograd: f.folded == nil ? winograd[conv] : nil)
+                    }
                     try produced(f.output, outputs[0])
                 }
                 for n in step.nodes { for case let v? in graph.nodes[n].inputs where lastUse[v] == s { slots[v] = nil } }
