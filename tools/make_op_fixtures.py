@@ -1221,6 +1221,19 @@ def _(g: Builder):
     g.output("y")
 
 
+@case("graph_conv_scale_shift", "Conv->Mul by [8,1,1]->Add [1,8,1,1]->Relu, then a bias-free 1x1 Conv->Mul by a scalar->Add(residual)")
+def _(g: Builder):
+    x = g.input("x", g.randn(2, 4, 6, 6))
+    g.node("Conv", [x, g.init("w1", g.weight(8, 4, 3, 3)), g.init("b1", g.randn(8, scale=0.1))], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    g.node("Mul", ["c1", g.init("scale", g.uniform(0.5, 1.5, 8, 1, 1))], ["m1"])
+    g.node("Add", [g.init("shift", g.randn(1, 8, 1, 1, scale=0.2)), "m1"], ["a1"])
+    g.node("Relu", ["a1"], ["r1"])
+    g.node("Conv", ["r1", g.init("w2", g.weight(8, 8, 1, 1))], ["c2"], kernel_shape=[1, 1])
+    g.node("Mul", ["c2", g.init("half", np.array(0.5, np.float32))], ["m2"])
+    g.node("Add", ["m2", "r1"], ["y"])
+    g.output("y")
+
+
 @case("graph_hardswish_decomposed", "TorchScript opset-13 HardSwish: x * HardSigmoid(x, alpha=1/6, beta=0.5)")
 def _(g: Builder):
     x = g.input("x", g.uniform(-4.5, 4.5, 2, 3, 4, 5))

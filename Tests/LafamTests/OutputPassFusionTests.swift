@@ -88,23 +88,26 @@ final class OutputPassFusionTests: XCTestCase {
         }
     }
 
-    /// A BatchNormalization after a Conv is folded into the Conv's weights: the result differs from
-    /// the separate nodes' by rounding only, and a tap on the Conv's own output (or on the
-    /// BatchNormalization's) gets the exact unfused value.
-    func testFoldedBatchNormalizationMatchesTheSeparateNodes() throws {
-        let path = Fixtures.path("ops/graph_conv_bn/model.onnx")
-        let fused = try Model(path: path), plain = try Model(path: path, fuseOutputPasses: false)
-        let x = input(for: fused)
-        let found = try regions(fused, x)
-        XCTAssertEqual(found.filter { $0.folded != nil }.count, 2, "both Conv → BatchNormalization pairs fold")
-        let a = try XCTUnwrap(fused.run(x).outputs.values.first), b = try XCTUnwrap(plain.run(x).outputs.values.first)
-        XCTAssertLessThan(maxAbsDifference(a.floats, b.floats), 1e-6 * b.floats.map(abs).max()!)
-        let expected = try Fixtures.tensor("ops/graph_conv_bn/output_0.npy")
-        let y = try fused.run(try Fixtures.tensor("ops/graph_conv_bn/input_0.npy")).outputs.values.first!
-        XCTAssertNil(mismatch(y, expected), "against onnxruntime")
-        let (graph, _) = try fused.executor(for: try fused.checkedShapes([fused.inputs[0].name: x]))
-        let hidden = found.flatMap(\.hidden).map { graph.values[$0].name }
-        let tapped = try fused.run(x, taps: hidden), reference = try plain.run(x, taps: hidden)
-        for name in hidden { XCTAssertEqual(tapped.taps[name]?.floats, reference.taps[name]?.floats, "tap \(name)") }
+    /// A BatchNormalization, or a Mul/Add by a per-channel constant, after a Conv is folded into the
+    /// Conv's weights: the result differs from the separate nodes' by rounding only, and a tap on
+    /// the Conv's own output (or on a folded node's) gets the exact unfused value.
+    func testFoldedAffineNodesMatchTheSeparateNodes() throws {
+        for (fixture, nodes) in [("graph_conv_bn", [2, 2]), ("graph_conv_scale_shift", [3, 2])] {
+            let path = Fixtures.path("ops/\(fixture)/model.onnx")
+            let fused = try Model(path: path), plain = try Model(path: path, fuseOutputPasses: false)
+            let x = input(for: fused)
+            let found = try regions(fused, x)
+            XCTAssertEqual(found.filter { $0.folded != nil }.map { f in f.nodes.count - (f.residual != nil ? 1 : 0) - (f.activation != nil ? 1 : 0) }, nodes,
+                           "\(fixture): the Conv and its affine nodes in each region")
+            let a = try XCTUnwrap(fused.run(x).outputs.values.first), b = try XCTUnwrap(plain.run(x).outputs.values.first)
+            XCTAssertLessThan(maxAbsDifference(a.floats, b.floats), 1e-6 * b.floats.map(abs).max()!)
+            let expected = try Fixtures.tensor("ops/\(fixture)/output_0.npy")
+            let y = try fused.run(try Fixtures.tensor("ops/\(fixture)/input_0.npy")).outputs.values.first!
+            XCTAssertNil(mismatch(y, expected), "\(fixture) against onnxruntime")
+            let (graph, _) = try fused.executor(for: try fused.checkedShapes([fused.inputs[0].name: x]))
+            let hidden = found.flatMap(\.hidden).map { graph.values[$0].name }
+            let tapped = try fused.run(x, taps: hidden), reference = try plain.run(x, taps: hidden)
+            for name in hidden { XCTAssertEqual(tapped.taps[name]?.floats, reference.taps[name]?.floats, "tap \(name)") }
+        }
     }
 }

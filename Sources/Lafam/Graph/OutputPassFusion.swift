@@ -1,5 +1,5 @@
-/// Load-time fusion of a Conv with what follows it: a BatchNormalization (folded into its
-/// weights), a residual Add and an activation (Relu, HardSwish or Clip with constant bounds) computed in the Conv's output pass, after the bias, instead of
+/// Load-time fusion of a Conv with what follows it: BatchNormalization and per-channel constant
+/// Mul/Add nodes (folded into its weights), a residual Add and an activation (Relu, HardSwish or Clip with constant bounds) computed in the Conv's output pass, after the bias, instead of
 /// as separate nodes that each read and write the whole tensor again.
 ///
 /// The fused region keeps ONNX semantics exactly: the same float operations in the same order
@@ -16,8 +16,9 @@ struct OutputPassFusion: Sendable {
     let hidden: [Int]
     /// The value the region produces (the last node's output).
     let output: Int
-    /// A BatchNormalization right after the Conv, folded into its weights and bias: W'[c] = W[c]·a,
-    /// B'[c] = B[c]·a + b with the BatchNormalization's y = x·a + b. The result differs from the
+    /// Per-channel affine nodes right after the Conv (BatchNormalization, Mul or Add by a
+    /// per-channel constant), folded into its weights and bias: W'[c] = W[c]·a, B'[c] = B[c]·a + b
+    /// for each node's y = x·a + b in turn. The result differs from the
     /// separate nodes' by rounding only (tests bound it); a run that keeps the Conv's own output
     /// runs the nodes one by one, so that tensor is always exact.
     let folded: (weights: Tensor, bias: Tensor)?
@@ -42,9 +43,10 @@ struct OutputPassFusion: Sendable {
             var nodes = [n], hidden: [Int] = [], residual: Int? = nil, activation: ConvEpilogue.Activation? = nil
             var current = node.outputs[0]
             var folded: (weights: Tensor, bias: Tensor)? = nil
-            if let bn = soleConsumer(current), !claimed.contains(bn), let fold = foldedBatchNorm(conv: n, bn: bn, in: graph) {
-                nodes.append(bn); hidden.append(current); folded = fold
-                current = graph.nodes[bn].outputs[0]
+            while let next = soleConsumer(current), !claimed.contains(next),
+                  let fold = foldedAffine(into: folded ?? convParameters(n, in: graph), node: next, from: current, in: graph) {
+                nodes.append(next); hidden.append(current); folded = fold
+                current = graph.nodes[next].outputs[0]
             }
             if let a = soleConsumer(current), !claimed.contains(a), graph.nodes[a].opType == "Add", graph.nodes[a].inputs.count == 2,
                let other = graph.nodes[a].inputs.first(where: { $0 != current }) ?? nil,
@@ -66,21 +68,48 @@ struct OutputPassFusion: Sendable {
         return plans
     }
 
-    /// The Conv's weights and bias with BatchNormalization `bn` folded in, when both have constant
-    /// parameters (float32 weights; the bias absent or constant).
-    private static func foldedBatchNorm(conv: Int, bn: Int, in graph: Graph) -> (weights: Tensor, bias: Tensor)? {
-        guard let op = graph.operators[bn] as? BatchNorm, graph.nodes[bn].outputs.count == 1 else { return nil }
+    /// The Conv's weights and bias (zeros when absent), when they are float32 constants.
+    private static func convParameters(_ conv: Int, in graph: Graph) -> (weights: Tensor, bias: Tensor)? {
+        let inputs = graph.nodes[conv].inputs
+        guard inputs.count >= 2, let w = inputs[1].flatMap({ graph.values[$0].facts?.constant }), w.dtype == .float32 else { return nil }
+        guard inputs.count > 2, let b = inputs[2] else { return (w, Tensor(shape: [w.shape[0]], floats: [Float](repeating: 0, count: w.shape[0]))) }
+        return graph.values[b].facts?.constant.map { (w, $0) }
+    }
+
+    /// `parameters` with `node` folded in, when it is a per-channel affine map of the value `x`
+    /// with constant coefficients: a BatchNormalization, or a Mul or Add by a constant that
+    /// broadcasts along the channel axis only (a scalar, [C, 1, 1], [1, C, 1, 1], …).
+    private static func foldedAffine(into parameters: (weights: Tensor, bias: Tensor)?, node n: Int, from x: Int,
+                                     in graph: Graph) -> (weights: Tensor, bias: Tensor)? {
+        guard let (w, bias) = parameters else { return nil }
+        let node = graph.nodes[n], m = w.shape[0]
         func constant(_ v: Int?) -> Tensor? { v.flatMap { graph.values[$0].facts?.constant } }
-        let convInputs = graph.nodes[conv].inputs, bnInputs = graph.nodes[bn].inputs
-        guard convInputs.count >= 2, let w = constant(convInputs[1]), w.dtype == .float32, bnInputs.count == 5,
-              bnInputs.dropFirst().allSatisfy({ constant($0) != nil }) else { return nil }
-        let bias = convInputs.count > 2 && convInputs[2] != nil ? constant(convInputs[2]) : Tensor(shape: [w.shape[0]], floats: [Float](repeating: 0, count: w.shape[0]))
-        guard let bias else { return nil }
-        let (a, b) = op.affine(bnInputs.map(constant))
-        let m = w.shape[0], perOutput = w.count / m
-        let weights = w.floats, biases = bias.floats
-        let foldedWeights = (0..<w.count).map { weights[$0] * a[$0 / perOutput] }
-        return (Tensor(shape: w.shape, floats: foldedWeights), Tensor(shape: [m], floats: (0..<m).map { biases[$0] * a[$0] + b[$0] }))
+        var a = [Float](repeating: 1, count: m), b = [Float](repeating: 0, count: m)
+        switch graph.operators[n] {
+        case let op as BatchNorm:
+            guard node.outputs.count == 1, node.inputs.count == 5, node.inputs.dropFirst().allSatisfy({ constant($0) != nil }) else { return nil }
+            (a, b) = op.affine(node.inputs.map(constant))
+        case let op as Binary where (op.kind == .mul || op.kind == .add) && node.inputs.count == 2:
+            guard let other = node.inputs.first(where: { $0 != x }) ?? nil, node.inputs.contains(x),
+                  let k = constant(other), k.dtype == .float32, let rank = graph.values[x].facts?.rank,
+                  let perChannel = channelValues(k, channels: m, rank: rank) else { return nil }
+            if op.kind == .mul { a = perChannel } else { b = perChannel }
+        default:
+            return nil
+        }
+        let perOutput = w.count / m, weights = w.floats, biases = bias.floats
+        return (Tensor(shape: w.shape, floats: (0..<w.count).map { weights[$0] * a[$0 / perOutput] }),
+                Tensor(shape: [m], floats: (0..<m).map { biases[$0] * a[$0] + b[$0] }))
+    }
+
+    /// The value of constant `k` for each of `channels` channels, when `k` broadcasts against a
+    /// tensor of `rank` along axis 1 only; nil otherwise.
+    private static func channelValues(_ k: Tensor, channels: Int, rank: Int) -> [Float]? {
+        guard k.rank <= rank else { return nil }
+        let shape = [Int](repeating: 1, count: rank - k.rank) + k.shape
+        guard rank >= 2, shape[0] == 1, shape.dropFirst(2).allSatisfy({ $0 == 1 }), shape[1] == 1 || shape[1] == channels else { return nil }
+        let values = k.floats
+        return (0..<channels).map { values[shape[1] == 1 ? 0 : $0] }
     }
 
     /// Relu, HardSwish, or Clip whose bounds are attributes or constants, as an output-pass activation.
