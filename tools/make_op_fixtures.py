@@ -1234,6 +1234,19 @@ def _(g: Builder):
     g.output("y")
 
 
+@case("graph_conv_silu", "SiLU as exported: Conv->Sigmoid, Mul(conv, sigmoid); then 1x1 Conv->Add(residual)->Sigmoid, Mul(sigmoid, add)")
+def _(g: Builder):
+    x = g.input("x", g.randn(2, 4, 6, 6))
+    g.node("Conv", [x, g.init("w1", g.weight(8, 4, 3, 3)), g.init("b1", g.randn(8, scale=0.1))], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    g.node("Sigmoid", ["c1"], ["s1"])
+    g.node("Mul", ["c1", "s1"], ["h1"])
+    g.node("Conv", ["h1", g.init("w2", g.weight(8, 8, 1, 1)), g.init("b2", g.randn(8, scale=0.1))], ["c2"], kernel_shape=[1, 1])
+    g.node("Add", ["c2", "h1"], ["a2"])
+    g.node("Sigmoid", ["a2"], ["s2"])
+    g.node("Mul", ["s2", "a2"], ["y"])
+    g.output("y")
+
+
 @case("graph_hardswish_decomposed", "TorchScript opset-13 HardSwish: x * HardSigmoid(x, alpha=1/6, beta=0.5)")
 def _(g: Builder):
     x = g.input("x", g.uniform(-4.5, 4.5, 2, 3, 4, 5))

@@ -7,7 +7,8 @@ import XCTest
 /// stay exact.
 final class OutputPassFusionTests: XCTestCase {
     let models = [Fixtures.mobilenet, Fixtures.path("ops/graph_residual/model.onnx"), Fixtures.path("ops/graph_residual_relu/model.onnx"),
-                  Fixtures.path("gradcam/head_model.onnx"), Fixtures.path("ops/graph_conv_hardswish/model.onnx")]
+                  Fixtures.path("gradcam/head_model.onnx"), Fixtures.path("ops/graph_conv_hardswish/model.onnx"),
+                  Fixtures.path("ops/graph_conv_silu/model.onnx")]
 
     func input(for model: Model, batch: Int = 2) -> Tensor {
         let shape = [batch] + model.inputs[0].shape.dropFirst().map { $0.value! }
@@ -44,6 +45,7 @@ final class OutputPassFusionTests: XCTestCase {
                 case .relu?: activation = "relu"
                 case .clip?: activation = "clip"
                 case .hardSwish?: activation = "hardswish"
+                case .silu?: activation = "silu"
                 case nil: activation = ""
                 }
                 kinds.insert((f.residual != nil ? "add" : "") + activation)
@@ -52,7 +54,7 @@ final class OutputPassFusionTests: XCTestCase {
             let a = try fused.run(x), b = try plain.run(x)
             for (name, t) in b.outputs { assertEqual(a.outputs[name], t, exactly: !found.contains { $0.folded != nil }, "\(path): output \(name)") }
         }
-        XCTAssertEqual(kinds, ["add", "relu", "clip", "hardswish", "addrelu", "addclip", "addhardswish"],
+        XCTAssertEqual(kinds, ["add", "relu", "clip", "hardswish", "silu", "addrelu", "addclip", "addhardswish", "addsilu"],
                        "the fixtures exercise every fused combination")
     }
 
@@ -71,7 +73,7 @@ final class OutputPassFusionTests: XCTestCase {
 
     func testGradientsThroughFusedRegionsEqualUnfused() throws {
         for path in [Fixtures.mobilenet, Fixtures.path("ops/graph_residual_relu/model.onnx"), Fixtures.path("gradcam/head_model.onnx"),
-                     Fixtures.path("ops/graph_conv_hardswish/model.onnx")] {
+                     Fixtures.path("ops/graph_conv_hardswish/model.onnx"), Fixtures.path("ops/graph_conv_silu/model.onnx")] {
             let fused = try Model(path: path), plain = try Model(path: path, fuseOutputPasses: false)
             let x = input(for: fused)
             let (graph, _) = try fused.executor(for: try fused.checkedShapes([fused.inputs[0].name: x]))

@@ -35,6 +35,15 @@ struct OutputPassFusion: Sendable {
             guard !outputs.contains(v), consumers[v].count == 1 else { return nil }
             return consumers[v][0]
         }
+        /// The Sigmoid and Mul nodes of x · Sigmoid(x) when they are the only readers of `x`.
+        func sigmoidTimesInput(_ x: Int) -> (Int, Int)? {
+            guard !outputs.contains(x), consumers[x].count == 2,
+                  let sigmoid = consumers[x].first(where: { (graph.operators[$0] as? Unary)?.isSigmoid == true }),
+                  let mul = consumers[x].first(where: { $0 != sigmoid }), let s = graph.nodes[sigmoid].outputs.first,
+                  soleConsumer(s) == mul, (graph.operators[mul] as? Binary)?.kind == .mul,
+                  Set(graph.nodes[mul].inputs.compactMap { $0 }) == [x, s], graph.nodes[mul].inputs.count == 2 else { return nil }
+            return (sigmoid, mul)
+        }
         var plans: [OutputPassFusion] = []
         // An Add of two Conv outputs joins the first Conv's region only.
         var claimed = Set<Int>()
@@ -58,6 +67,10 @@ struct OutputPassFusion: Sendable {
             if let r = soleConsumer(current), !claimed.contains(r), let act = outputPassActivation(at: r, in: graph) {
                 nodes.append(r); hidden.append(current); activation = act
                 current = graph.nodes[r].outputs[0]
+            } else if let (sigmoid, mul) = sigmoidTimesInput(current), !claimed.contains(sigmoid), !claimed.contains(mul) {
+                // SiLU: x · Sigmoid(x), where x has exactly these two readers.
+                nodes += [sigmoid, mul]; hidden += [current, graph.nodes[sigmoid].outputs[0]]; activation = .silu
+                current = graph.nodes[mul].outputs[0]
             }
             if nodes.count > 1 {
                 claimed.formUnion(nodes)

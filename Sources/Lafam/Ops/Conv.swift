@@ -174,6 +174,8 @@ struct ConvEpilogue {
         case relu
         case clip(Float, Float)
         case hardSwish
+        /// x · Sigmoid(x), as a Sigmoid node and a Mul node compute it.
+        case silu
     }
     var residual: Tensor? = nil
     var activation: Activation? = nil
@@ -181,12 +183,12 @@ struct ConvEpilogue {
 
 extension ConvEpilogue.Activation {
     /// The activation as a clamp to [low, high] (Relu: [0, ∞)), for the C kernels; nil for
-    /// HardSwish, which they do not compute.
+    /// HardSwish and SiLU, which they do not compute.
     var bounds: (low: Float, high: Float)? {
         switch self {
         case .relu: return (0, .infinity)
         case let .clip(low, high): return (low, high)
-        case .hardSwish: return nil
+        case .hardSwish, .silu: return nil
         }
     }
 }
@@ -235,6 +237,7 @@ func finishOutput(bias: [Float]?, residual: ([Float], offset: Int)?, activation:
                 case .relu: for i in 0..<count { p[i] = Swift.max(p[i] + r[i], 0) }
                 case let .clip(lo, hi): for i in 0..<count { p[i] = Swift.min(Swift.max(p[i] + r[i], lo), hi) }
                 case .hardSwish: for i in 0..<count { p[i] = hardSwish(p[i] + r[i]) }
+                case .silu: for i in 0..<count { let v = p[i] + r[i]; p[i] = v * sigmoid(v) }
                 }
             } else {
                 switch activation {
@@ -242,6 +245,7 @@ func finishOutput(bias: [Float]?, residual: ([Float], offset: Int)?, activation:
                 case .relu: for i in 0..<count { p[i] = Swift.max(p[i], 0) }
                 case let .clip(lo, hi): for i in 0..<count { p[i] = Swift.min(Swift.max(p[i], lo), hi) }
                 case .hardSwish: for i in 0..<count { p[i] = hardSwish(p[i]) }
+                case .silu: for i in 0..<count { p[i] = p[i] * sigmoid(p[i]) }
                 }
             }
         }

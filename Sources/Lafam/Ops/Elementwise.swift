@@ -19,6 +19,7 @@ struct Unary: Operator {
 
     var isRelu: Bool { if case .relu = kind { return true }; return false }
     var isHardSwish: Bool { if case .hardSwish = kind { return true }; return false }
+    var isSigmoid: Bool { if case .sigmoid = kind { return true }; return false }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X")
@@ -34,7 +35,7 @@ struct Unary: Operator {
     static func apply(_ kind: Kind, _ x: [Float]) -> [Float] {
         switch kind {
         case .relu: return map(x) { max($0, 0) }
-        case .sigmoid: return map(x) { 1 / (1 + Foundation.exp(-$0)) }
+        case .sigmoid: return map(x, sigmoid)
         case .erf: return map(x) { erfApproximation($0) }
         case .sqrt: return map(x) { $0.squareRoot() }
         case let .hardSigmoid(alpha, beta): return map(x) { max(0, min(1, alpha * $0 + beta)) }
@@ -337,6 +338,10 @@ func broadcastMap<T>(_ x: [T], _ xs: [Int], _ y: [T], _ ys: [Int], _ out: [Int],
         }
     }
 }
+
+/// ONNX Sigmoid, 1 / (1 + e^−x); a Conv's fused output pass uses it too (SiLU).
+@inline(__always)
+func sigmoid(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
 
 /// ONNX HardSwish, x · max(0, min(1, x/6 + ½)); a Conv's fused output pass uses it too.
 @inline(__always)
