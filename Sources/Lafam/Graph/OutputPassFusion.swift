@@ -1,11 +1,14 @@
 /// Load-time fusion of a Conv with what follows it: BatchNormalization and per-channel constant
-/// Mul/Add nodes (folded into its weights), a residual Add and an activation (Relu, HardSwish or Clip with constant bounds) computed in the Conv's output pass, after the bias, instead of
-/// as separate nodes that each read and write the whole tensor again.
+/// Mul/Add nodes (folded into its weights), then a residual Add and an activation (Relu,
+/// HardSwish, SiLU as x · Sigmoid(x), or Clip with constant bounds) computed in the Conv's output
+/// pass, after the bias, instead of as separate nodes that each read and write the whole tensor
+/// again.
 ///
-/// The fused region keeps ONNX semantics exactly: the same float operations in the same order
-/// (bias, then the residual, then the activation), so its result is bit-identical. Its
-/// intermediate tensors are not materialised; a run that needs one (a tap, a gradient's
-/// forward values) runs that region unfused (`Executor`).
+/// The residual and the activation keep ONNX semantics exactly: the same float operations in the
+/// same order (bias, then the residual, then the activation), so the result is bit-identical;
+/// folded affine nodes change rounding only (`folded`). A region's intermediate tensors are not
+/// materialised; a run that needs one (a tap, a gradient's forward values) runs that region
+/// unfused (`Executor`).
 struct OutputPassFusion: Sendable {
     /// Node indices in execution order: the Conv, then the Add and/or the activation.
     let nodes: [Int]

@@ -2,7 +2,9 @@ import CKernels
 
 /// ONNX Conv (1-D to 3-D, channels first): im2col + SGEMM per image and group; 1×1 stride-1 unpadded convs use
 /// the input directly as the GEMM operand; depthwise convs (one input channel per group) use a
-/// direct kernel, since GEMM on a 1-channel group is mostly overhead.
+/// direct kernel, since GEMM on a 1-channel group is mostly overhead; 3×3 stride-1 convs with
+/// constant weights may run by Winograd (`Winograd.swift`, chosen by the executor), and 3×3 stems
+/// with ≤ 4 input channels by a direct AVX2 kernel (`smallInputConv`).
 struct Conv: Operator {
     let window: Window?
     let kernelAttr: [Int]?
@@ -50,7 +52,7 @@ struct Conv: Operator {
     }
 
     /// The convolution with `epilogue` applied in its output pass (see `OutputPassFusion`), by
-    /// Winograd F(4×4, 3×3) when `winograd` holds W's transform.
+    /// Winograd F(2×2, 3×3) when `winograd` holds W's transform.
     func run(_ inputs: [Tensor?], epilogue: ConvEpilogue, winograd: WinogradWeights? = nil) throws -> [Tensor] {
         let x = required(inputs, 0), w = required(inputs, 1)
         let bias = optional(inputs, 2)
@@ -83,7 +85,7 @@ struct Conv: Operator {
                     }
                     if geometry.suitsSmallInputKernel {
                         smallInputConv(geometry, x: xp.baseAddress!, w: wp.baseAddress!, out: op.baseAddress!, images: n, workers: workers,
-                                       bias: bs, residual: residual, activation: epilogue.activation, kernelFinishes: epilogue.kernelsCanApply)
+                                       bias: bs, residual: residual, activation: epilogue.activation)
                         return
                     }
                     for b in 0..<n {
@@ -96,7 +98,9 @@ struct Conv: Operator {
                                 let (pw, px, po) = (wp.baseAddress! + wOffset, xi + xOffset, oi + oOffset)
                                 if geometry.isDepthwise {
                                     // Without a residual a depthwise kernel may finish the output itself.
-                                    let finish = epilogue.kernelsCanApply ? KernelFinish(bias: bs, firstChannel: piece.channels.lowerBound, activation: epilogue.activation) : nil
+                                    let finish = residual == nil ? KernelClamp(epilogue.activation).map {
+                                        KernelFinish(bias: bs, firstChannel: piece.channels.lowerBound, clamp: $0)
+                                    } : nil
                                     if depthwiseConv(g, x: px, w: pw, out: po, finish: finish) { continue }
                                 } else if geometry.isPointwise {
                                     pointwiseConv(g, x: px, w: pw, out: po, columns: piece.columns)
@@ -141,14 +145,15 @@ extension ConvGeometry {
 /// A stem conv (`suitsSmallInputKernel`) of `images` images by the AVX2 kernel of `CKernels`,
 /// whose K = 9·C would make im2col's GEMM short and slow (MobileNetV2's stem 0.64 → 0.2 ms):
 /// the padded input is laid out once per image, then output channels are split across workers.
-/// With `kernelFinishes` the kernel adds the bias and applies the activation as it stores.
+/// Without a residual, and for an activation it computes, the kernel adds the bias and applies
+/// the activation as it stores.
 func smallInputConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, images: Int,
-                    workers: Int, bias: [Float]?, residual: [Float]?, activation: ConvEpilogue.Activation?, kernelFinishes: Bool) {
+                    workers: Int, bias: [Float]?, residual: [Float]?, activation: ConvEpilogue.Activation?) {
     let v = g.v
     let (h, wd, oh, ow, sy, sx) = (v.size[1], v.size[2], v.out[1], v.out[2], v.stride[1], v.stride[2])
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: lafam_conv3x3_small_scratch(g.c, oh, ow, sy, sx))
     defer { scratch.deallocate() }
-    let clamp = kernelFinishes ? activation?.bounds : nil
+    let clamp = residual == nil ? KernelClamp(activation) : nil
     for b in 0..<images {
         let xi = x + b * g.c * v.inputCount, oi = out + b * g.m * v.outputCount
         lafam_conv3x3_small_prepare(xi, scratch, g.c, h, wd, oh, ow, sy, sx, v.padBegin[1], v.padBegin[2])
@@ -156,10 +161,11 @@ func smallInputConv(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer
             let channels = KernelThreads.share(g.m, worker: worker, of: workers)
             guard !channels.isEmpty else { return }
             let first = oi + channels.lowerBound * v.outputCount
-            let kernelBias = kernelFinishes ? bias.map { Array($0[channels]) } : nil
+            let kernelBias = clamp == nil ? nil : bias.map { Array($0[channels]) }
+            let kernelClamp = clamp ?? .none
             lafam_conv3x3_small(scratch, w + channels.lowerBound * g.c * 9, first, g.c, channels.count, oh, ow, sy, sx,
-                                kernelBias, clamp == nil ? 0 : 1, clamp?.low ?? 0, clamp?.high ?? 0)
-            if !kernelFinishes {
+                                kernelBias, kernelClamp.flag, kernelClamp.low, kernelClamp.high)
+            if clamp == nil {
                 finishOutput(bias: bias, residual: residual.map { ($0, b * g.m * v.outputCount) }, activation: activation, channels: channels,
                              plane: v.outputCount, columns: 0..<v.outputCount, out: oi)
             }
@@ -193,9 +199,31 @@ extension ConvEpilogue.Activation {
     }
 }
 
-extension ConvEpilogue {
-    /// Whether the C kernels can apply this epilogue as they store (no residual, a clamp or none).
-    var kernelsCanApply: Bool { residual == nil && (activation == nil || activation?.bounds != nil) }
+/// An activation as the C kernels' arguments: a clamp flag and the bounds.
+struct KernelClamp {
+    let flag: Int32
+    let low, high: Float
+
+    static let none = KernelClamp(flag: 0, low: 0, high: 0)
+
+    private init(flag: Int32, low: Float, high: Float) {
+        (self.flag, self.low, self.high) = (flag, low, high)
+    }
+
+    /// nil when the kernels do not compute `activation` (HardSwish, SiLU); `none` for no activation.
+    init?(_ activation: ConvEpilogue.Activation?) {
+        guard let activation else { self = .none; return }
+        guard let (low, high) = activation.bounds else { return nil }
+        self.init(flag: 1, low: low, high: high)
+    }
+}
+
+/// Calls `body` with a pointer to `value`, or with nil when there is none (a C kernel's optional
+/// per-channel bias).
+@inline(__always)
+func withOptionalPointer<R>(to value: Float?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let value else { return body(nil) }
+    return withUnsafePointer(to: value) { body($0) }
 }
 
 /// One image's output pass over `columns` of the planes of `channels`: out = activation(out + bias
@@ -204,28 +232,17 @@ extension ConvEpilogue {
 func finishOutput(bias: [Float]?, residual: ([Float], offset: Int)?, activation: ConvEpilogue.Activation?,
                   channels: Range<Int>, plane: Int, columns: Range<Int>, out: UnsafeMutablePointer<Float>) {
     let count = columns.count
-    if cpuHasAVX2FMA && (activation == nil || activation?.bounds != nil) {
-        let clamp = activation?.bounds
-        let residualBase = residual.map { ($0.0, $0.offset) }
-        for ch in channels {
-            let bias = bias.map { $0[ch] }
-            let first = ch * plane + columns.lowerBound
-            withUnsafePointer(to: bias ?? 0) { b in
-                if let (r, offset) = residualBase {
-                    r.withUnsafeBufferPointer { rp in
-                        lafam_finish_row(out + first, count, bias == nil ? nil : b, rp.baseAddress! + offset + first,
-                                         clamp == nil ? 0 : 1, clamp?.0 ?? 0, clamp?.1 ?? 0)
-                    }
-                } else {
-                    lafam_finish_row(out + first, count, bias == nil ? nil : b, nil, clamp == nil ? 0 : 1, clamp?.0 ?? 0, clamp?.1 ?? 0)
-                }
-            }
-        }
-        return
-    }
+    // On AVX2 CPUs, one C loop per row for the activations it computes.
+    let clamp = cpuHasAVX2FMA ? KernelClamp(activation) : nil
     func rows(_ residualBase: UnsafePointer<Float>?) {
         for ch in channels {
             let p = out + ch * plane + columns.lowerBound
+            if let clamp {
+                withOptionalPointer(to: bias?[ch]) { b in
+                    lafam_finish_row(p, count, b, residualBase.map { $0 + ch * plane + columns.lowerBound }, clamp.flag, clamp.low, clamp.high)
+                }
+                continue
+            }
             if let bias {
                 let value = bias[ch]
                 for i in 0..<count { p[i] += value }
@@ -412,12 +429,12 @@ func forEachDepthwiseRow(_ g: ConvGeometry, _ body: (_ inputRow: Int, _ outputRo
 }
 
 /// The output pass (`finishOutput` without a residual) for a kernel to apply as it stores each
-/// output: + bias of the output's channel, then the activation. `firstChannel` is the bias index
-/// of the kernel's first output channel.
+/// output: + bias of the output's channel, then the clamp. `firstChannel` is the bias index of
+/// the kernel's first output channel.
 struct KernelFinish {
     let bias: [Float]?
     let firstChannel: Int
-    let activation: ConvEpilogue.Activation?
+    let clamp: KernelClamp
 }
 
 /// Direct depthwise convolution: each output channel reads one input channel (channel
@@ -518,7 +535,7 @@ func depthwise3x3(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<F
     // of the plane, so no scalar borders or row ends: MobileNetV2 3.0 → 1.x ms).
     let avx2Scratch = avx2 && sx <= 2 ? UnsafeMutablePointer<Float>.allocate(capacity: lafam_depthwise3x3_scratch(oh, ow, sy, sx)) : nil
     defer { avx2Scratch?.deallocate() }
-    let clamp = finish?.activation?.bounds
+    let clamp = finish?.clamp ?? .none
     zeros.withUnsafeBufferPointer { zp in
         for oc in 0..<g.m {
             let xc = x + (oc / multiplier) * h * wd
@@ -528,10 +545,8 @@ func depthwise3x3(_ g: ConvGeometry, x: UnsafePointer<Float>, w: UnsafePointer<F
                       SIMD8(repeating: k5), SIMD8(repeating: k6), SIMD8(repeating: k7), SIMD8(repeating: k8))
             let oc0 = out + oc * oh * ow
             if let scratch = avx2Scratch {
-                let bias = finish?.bias?[finish!.firstChannel + oc]
-                withUnsafePointer(to: bias ?? 0) { b in
-                    lafam_depthwise3x3_channel(xc, k, oc0, scratch, h, wd, oh, ow, sy, sx, py, px,
-                                               bias == nil ? nil : b, clamp == nil ? 0 : 1, clamp?.0 ?? 0, clamp?.1 ?? 0)
+                withOptionalPointer(to: finish?.bias?[finish!.firstChannel + oc]) { b in
+                    lafam_depthwise3x3_channel(xc, k, oc0, scratch, h, wd, oh, ow, sy, sx, py, px, b, clamp.flag, clamp.low, clamp.high)
                 }
                 continue
             }

@@ -10,15 +10,12 @@
 /// close to exact as im2col's (3.4e-7 vs 3.0e-7 of the output's magnitude, float64 reference, one
 /// 128-channel layer), whereas F(4×4)'s are 23× further off (7× with the best interpolation points
 /// tried), which took ResNet-50 and Inception v3 past the 1e-4 tolerance against onnxruntime.
-struct WinogradWeights: @unchecked Sendable {
-    let outputs, inputs: Int
+struct WinogradWeights: Sendable {
     /// U[ξ][oc][ic], ξ = 4·row + column of the 4×4 transform.
     let u: [Float]
 
     /// Transforms `weights` ([outputs, inputs, 3, 3]).
     init(weights: UnsafePointer<Float>, outputs: Int, inputs: Int) {
-        self.outputs = outputs
-        self.inputs = inputs
         let pairs = outputs * inputs
         u = [Float](unsafeUninitializedCapacity: 16 * pairs) { buffer, initialized in
             var columns = [Double](repeating: 0, count: 12)

@@ -22,7 +22,7 @@ struct Executor {
     let steps: [Step]
     /// For each value, the last step that reads it (-1: never read).
     let lastUse: [Int]
-    /// Transformed weights of the Conv nodes that run by Winograd F(4×4, 3×3), by node.
+    /// Transformed weights of the Conv nodes that run by Winograd F(2×2, 3×3), by node.
     let winograd: [Int: WinogradWeights]
 
     init(graph: Graph, fuse: Bool, winogradCache: WinogradCache?) {
@@ -99,8 +99,8 @@ struct Executor {
                 case .fused(let f):
                     let conv = f.nodes[0]
                     let epilogue = ConvEpilogue(residual: f.residual.flatMap { slots[$0] }, activation: f.activation)
-                    // A folded BatchNormalization replaces the weights, whose Winograd transform
-                    // (made from the unfolded ones) then does not apply.
+                    // Folded affine nodes replace the weights, whose Winograd transform (made from
+                    // the unfolded ones) then does not apply.
                     let convInputs = f.folded.map { [inputs(conv)[0], $0.weights, $0.bias] } ?? inputs(conv)
                     let outputs = try timed(conv) {
                         try (graph.operators[conv] as! Conv).run(convInputs, epilogue: epilogue, winograd: f.folded == nil ? winograd[conv] : nil)
