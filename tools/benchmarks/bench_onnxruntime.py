@@ -2,8 +2,8 @@
 
 Run from the repository root (after tools/setup-venv.sh), e.g.:
 
-    .venv/bin/python tools/bench_onnxruntime.py Models/mobilenet_v2.onnx --batch 1 --runs 50 --threads 1
-    .venv/bin/python tools/bench_onnxruntime.py Models/mobilenet_v2.onnx --threads 2 --json
+    .venv/bin/python tools/benchmarks/bench_onnxruntime.py Models/mobilenet_v2.onnx --batch 1 --runs 50 --threads 1
+    .venv/bin/python tools/benchmarks/bench_onnxruntime.py Models/mobilenet_v2.onnx --threads 2 --json
 
 Builds one session (CPUExecutionProvider, intra_op_num_threads=T, inter_op_num_threads=1, default
 graph optimisations), feeds a fixed-seed standard-normal float32 tensor of the first input's shape

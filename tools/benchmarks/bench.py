@@ -5,16 +5,16 @@ Run from the repository root after `swift build -c release` and `tools/setup-ven
     tools/bench [MODEL ...] [--batch 1 8] [--threads 1 2] [--rounds 3] [--runs N] [--warmup 3]
                 [--coretype CORE ...] [--skylakex] [--markdown FILE] [--lafam PATH]
 
-`tools/bench` only runs this script with `.venv/bin/python`; `.venv/bin/python tools/bench.py ...` is the same.
+`tools/bench` only runs this script with `.venv/bin/python`; `.venv/bin/python tools/benchmarks/bench.py ...` is the same.
 
 Default models: ResNet-50, the bundled MobileNetV2, DenseNet-121 and ConvNeXt-Tiny, i.e.
 `.build-models/resnet50.opset17.onnx`, `Models/mobilenet_v2.onnx`, `.build-models/densenet121.opset17.onnx`,
 `.build-models/convnext_tiny.opset17.onnx`. The `.build-models/` files are made by
-`.venv/bin/python tools/export_architectures.py --only resnet50 densenet121 convnext_tiny --opsets 17`
+`.venv/bin/python tools/parity/export_architectures.py --only resnet50 densenet121 convnext_tiny --opsets 17`
 (the script prints that command when one is missing).
 
 For every model x batch x thread count ("case") it alternates, `--rounds` times, `lafam bench ... --json`
-(`.build/release/lafam`, OpenBLAS limited to the thread count) and `tools/bench_onnxruntime.py ... --json`
+(`.build/release/lafam`, OpenBLAS limited to the thread count) and `tools/benchmarks/bench_onnxruntime.py ... --json`
 (CPU provider, default graph optimisations, the same intra-op thread count), each run in its own
 process: `--warmup` untimed forward passes, then `--runs` timed ones, model already loaded. Interleaving
 keeps both runtimes exposed to the same load on this shared 2-core machine. `--runs` defaults to
@@ -63,8 +63,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ORT_SCRIPT = os.path.join(ROOT, "tools", "bench_onnxruntime.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/<folder>/<script>.py -> repository root
+ORT_SCRIPT = os.path.join(ROOT, "tools", "benchmarks", "bench_onnxruntime.py")
 DEFAULT_MODELS = [os.path.join(ROOT, path) for path in (
     ".build-models/resnet50.opset17.onnx",
     "Models/mobilenet_v2.onnx",
@@ -103,7 +103,7 @@ def check_inputs(lafam, models):
         names = " ".join(sorted({match[1] for match in exported}))
         opsets = " ".join(sorted({match[2] for match in exported}, key=int))
         lines.append(f"export it from the repository root with:\n"
-                     f"    .venv/bin/python tools/export_architectures.py --only {names} --opsets {opsets}")
+                     f"    .venv/bin/python tools/parity/export_architectures.py --only {names} --opsets {opsets}")
     fail("\n".join(lines))
 
 
