@@ -44,7 +44,7 @@ public struct Evaluation {
     /// The rows for one image (every method, every node); `skip` names rows already done.
     public func evaluate(_ item: EvalItem, skip: Set<String> = []) throws -> [ResultRow] {
         let image = try ImageIO.readImage(path: item.image)
-        let input = Tensor(shape: preprocessing.shape(batch: 1), floats: try preprocessing.tensor(from: image))
+        let input = try preprocessing.tensor(image)
         let mask = try EvalDataset.mask(item, source: maskSource, width: preprocessing.width, height: preprocessing.height,
                                         expected: (image.width, image.height))
         var rows: [ResultRow] = []

@@ -13,7 +13,7 @@ public enum ResultsFile {
         }
         let rows = CSV.parse(text)
         guard let first = rows.first, first == header else {
-            throw LafamError.invalidArgument("'\(path)' is not a lafam eval results file (unexpected header); choose another --output")
+            throw EvaluationError.notAResultsFile(path: path)
         }
         return rows.dropFirst().compactMap { r -> ResultRow? in
             guard r.count == header.count, let seconds = Double(r[r.count - 1]) else { return nil }

@@ -20,15 +20,12 @@ struct BenchCommand: ParsableCommand {
     var method: SaliencyMethod.Name?
     @Option(help: "Masks for --method relax.") var relaxMasks = 200
     @Option(help: "Mask batch for --method relax.") var relaxBatch = 100
-    @Flag(help: "Run every node on its own (no Conv output-pass fusion), to measure what fusion gains.") var noFusion = false
-    @Flag(help: "Run 3x3 convs by im2col and GEMM instead of Winograd, to measure what Winograd gains.") var noWinograd = false
     @OptionGroup var execution: ExecutionOptions
 
     func run() throws {
         try reporting {
             guard batch >= 1, runs >= 1, warmup >= 0 else { throw CLIError("--batch and --runs must be ≥ 1 and --warmup ≥ 0") }
-            try execution.apply()
-            let m = try Model(path: model ?? Bundled.model, fuseOutputPasses: !noFusion, winograd: !noWinograd)
+            let m = try execution.model(model ?? Bundled.model)
             guard let info = m.inputs.first else { throw CLIError("the model has no inputs") }
             let shape = try info.shape.enumerated().map { i, d -> Int in
                 if i == 0 { return batch }
@@ -60,7 +57,7 @@ struct BenchCommand: ParsableCommand {
                 relaxBudget = (batched, Double((relaxMasks + relaxBatch - 1) / relaxBatch) * batched)
             }
             if json {
-                var object: [String: Any] = ["model": m.path, "batch": batch, "runs": runs, "threads": BLASInfo.threads,
+                var object: [String: Any] = ["model": m.path, "batch": batch, "runs": runs, "threads": m.options.threads, "disabledPasses": m.options.disabledPasses.sorted(),
                                              "blasCore": BLASInfo.coreName, "min_ms": times.first!, "median_ms": medianTime, "max_ms": times.last!,
                                              "peak_rss_mb": peakResidentMegabytes()]
                 if profile { object["op_median_ms"] = opMedians }
@@ -76,7 +73,7 @@ struct BenchCommand: ParsableCommand {
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 print(String(format: "%@  batch %d  threads %d  OpenBLAS %@  min %.2f ms  median %.2f ms  max %.2f ms",
-                             (m.path as NSString).lastPathComponent, batch, BLASInfo.threads, BLASInfo.coreName,
+                             (m.path as NSString).lastPathComponent, batch, m.options.threads, BLASInfo.coreName,
                              times.first!, medianTime, times.last!))
                 print(String(format: "  peak resident memory %.1f MB", peakResidentMegabytes()))
                 if let method, let methodMedian {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Lafam
+import LafamEvaluation
 import LafamImaging
 
 /// A failure reported to the user as one line on stderr with exit code 1.
@@ -9,12 +10,23 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
-/// Runs a command body, turning library errors into one-line CLI errors.
+/// Runs a command body, turning library errors into one-line CLI errors; where the user can
+/// fix one with an option, the message says which.
 func reporting<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let e as LafamError {
+        if case .unknownName(_, let suggestions) = e, suggestions.isEmpty {
+            throw CLIError(e.description + "; run 'lafam inspect MODEL' to list node names")
+        }
         throw CLIError(e.description)
+    } catch let e as ExplainerError {
+        switch e {
+        case .noDefaultTarget: throw CLIError(e.description + " with --node")
+        case .noDefaultEmbedding: throw CLIError(e.description + " with --embedding")
+        }
+    } catch let e as EvaluationError {
+        throw CLIError(e.description + "; choose another --output")
     } catch let e as ImagingError {
         throw CLIError(e.description)
     }
@@ -49,14 +61,22 @@ enum Bundled {
 
 /// Options shared by commands that execute a model.
 struct ExecutionOptions: ParsableArguments {
-    @Option(name: .long, help: "Threads for forward passes, lafam's and OpenBLAS's (default: OpenBLAS's choice, the core count).")
+    @Option(name: .long, help: "Threads for a forward or backward pass (default: the number of processors).")
     var threads: Int?
 
-    func apply() throws {
-        if let threads {
-            guard threads >= 1 else { throw CLIError("--threads must be at least 1, got \(threads)") }
-            BLASInfo.setThreads(threads)
+    @Option(name: .customLong("disable-pass"),
+            help: ArgumentHelp("Do not run this graph pass (repeatable), e.g. to measure what it gains: "
+                               + GraphPass.standard.map(\.name).joined(separator: ", ") + "."))
+    var disabledPasses: [String] = []
+
+    /// `path` loaded with these options.
+    func model(_ path: String) throws -> Model {
+        if let threads, threads < 1 { throw CLIError("--threads must be at least 1, got \(threads)") }
+        let known = GraphPass.standard.map(\.name)
+        for name in disabledPasses where !known.contains(name) {
+            throw CLIError("--disable-pass: no graph pass is named '\(name)'; the passes are \(known.joined(separator: ", "))")
         }
+        return try Model(path: path, options: ModelOptions(threads: threads, disabledPasses: Set(disabledPasses)))
     }
 }
 
@@ -101,37 +121,10 @@ func safeFileName(_ name: String) -> String {
     })
 }
 
-extension Tensor {
-    init(_ npy: NPYArray, path: String) throws {
-        switch npy.data {
-        case .float32(let v): self.init(shape: npy.shape, floats: v)
-        case .float64(let v): self.init(shape: npy.shape, floats: v.map { Float($0) })
-        case .int64(let v): self.init(shape: npy.shape, int64s: v)
-        case .bool(let v): self.init(shape: npy.shape, bools: v)
-        default: throw CLIError("'\(path)' holds \(npy.data.dtypeName); lafam reads float32, float64, int64 and bool arrays")
-        }
-    }
-
-    /// The tensor as a numpy array of the nearest dtype NPY files here hold: float16 and
-    /// bfloat16 widen to float32, integers other than int32 and uint8 to int64.
-    var npy: NPYArray {
-        get throws {
-            switch storage {
-            case .float(let v): return try NPYArray(shape: shape, data: .float32(v))
-            case .double(let v): return try NPYArray(shape: shape, data: .float64(v))
-            case .int64(let v):
-                switch dtype {
-                case .int32: return try NPYArray(shape: shape, data: .int32(v.map { Int32($0) }))
-                case .uint8: return try NPYArray(shape: shape, data: .uint8(v.map { UInt8($0) }))
-                case .uint64 where v.contains(where: { $0 < 0 }):
-                    throw CLIError("uint64 values above 2^63 - 1 cannot be written as .npy (lafam writes int64)")
-                default: return try NPYArray(shape: shape, data: .int64(v))
-                }
-            case .bool(let v): return try NPYArray(shape: shape, data: .bool(v))
-            case .string: throw CLIError("string tensors cannot be written as .npy")
-            }
-        }
-    }
+/// The array in `path` as a model input: float64 arrays are read as float32, as images are.
+func inputTensor(path: String) throws -> Tensor {
+    let t = Tensor(try NPYArray.read(path: path))
+    return t.dtype == .float64 ? try t.converted(to: .float32) : t
 }
 
 /// Shapes printed for humans: `[batch, 3, 224, 224]`.

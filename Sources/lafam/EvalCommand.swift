@@ -36,7 +36,6 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try reporting {
             if merge { return try mergeResults() }
-            try execution.apply()
             guard let tieRule = LocalisationMetrics.TieRule(rawValue: ties) else { throw CLIError("--ties must be first or last") }
             var items: [EvalItem]
             switch (dataset, listFile) {
@@ -52,7 +51,7 @@ struct EvalCommand: ParsableCommand {
                 items = items.enumerated().filter { $0.offset % parts[1] == parts[0] }.map(\.element)
             }
             if let limit { items = Array(items.prefix(limit)) }
-            let m = try Model(path: model ?? Bundled.model)
+            let m = try execution.model(model ?? Bundled.model)
             let done = FileManager.default.fileExists(atPath: output) ? try ResultsFile.read(output) : []
             let skip = Set(done.map(\.key))
             let chosen = (methods.isEmpty ? [.lafam] : methods).map { name in

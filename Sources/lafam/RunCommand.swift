@@ -44,8 +44,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            try execution.apply()
-            let m = try Model(path: model ?? Bundled.model)
+            let m = try execution.model(model ?? Bundled.model)
             guard let reduction = LaFAM.Reduction(rawValue: reduction) else {
                 throw CLIError("unknown --reduction '\(reduction)'; choose \(LaFAM.Reduction.allCases.map(\.rawValue).joined(separator: ", "))")
             }
@@ -94,7 +93,7 @@ struct RunCommand: ParsableCommand {
             self.path = path
             stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             if path.lowercased().hasSuffix(".npy") {
-                let t = try Tensor(NPYArray.read(path: path), path: path)
+                let t = try inputTensor(path: path)
                 guard t.dtype == .float32, t.rank == 4 else {
                     throw CLIError("'\(path)' must hold a float32 4-D batch of preprocessed images, got \(t.dtype) \(t.shape)")
                 }
@@ -102,8 +101,7 @@ struct RunCommand: ParsableCommand {
                 photo = nil
             } else {
                 let image = try ImageIO.readImage(path: path)
-                let x = try preprocessing.tensor(from: image)
-                tensor = Tensor(shape: preprocessing.shape(batch: 1), floats: x)
+                tensor = try preprocessing.tensor(image)
                 let box = Preprocessing.centerCropBox(width: image.width, height: image.height)
                 var crop = try image.cropped(x: box.x, y: box.y, width: box.side, height: box.side)
                 if crop.width > 512 { crop = try crop.resized(width: 512, height: 512) }
@@ -174,17 +172,17 @@ struct RunCommand: ParsableCommand {
             written.append(path.png)
             // A photo is a batch of one: its arrays drop the batch axis, as the map is per image.
             if let p = path.npy {
-                try (job.photo == nil ? item.maps : item.maps.reshaped([h, w])).npy.write(to: p)
+                try NPYArray(job.photo == nil ? item.maps : item.maps.reshaped([h, w])).write(to: p)
                 written.append(p)
             }
             if let p = path.raw, let raw = item.raw {
-                try (job.photo == nil ? raw : raw.reshaped(Array(raw.shape.dropFirst()))).npy.write(to: p)
+                try NPYArray(job.photo == nil ? raw : raw.reshaped(Array(raw.shape.dropFirst()))).write(to: p)
                 written.append(p)
             }
         }
         for (name, path) in extraPaths {
             let extra = explanations[0].extras[name]!
-            try (job.photo == nil ? extra : extra.reshaped(Array(extra.shape.dropFirst()))).npy.write(to: path)
+            try NPYArray(job.photo == nil ? extra : extra.reshaped(Array(extra.shape.dropFirst()))).write(to: path)
             written.append(path)
         }
         let targets = explanations.map(\.targetTensor).joined(separator: ", ")

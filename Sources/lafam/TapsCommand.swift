@@ -27,16 +27,15 @@ struct TapsCommand: ParsableCommand {
 
     func run() throws {
         try reporting {
-            try execution.apply()
-            let m = try Model(path: model)
-            let x = try Tensor(NPYArray.read(path: input), path: input)
+            let m = try execution.model(model)
+            let x = try inputTensor(path: input)
             let folder = try OutputFolder(output, overwrite: overwrite)
             let result = try m.run(x, taps: tensors)
             let named = result.taps.merging(result.outputs) { a, _ in a }
             // Check every destination before writing any, so a refusal leaves nothing behind.
             let files = try named.keys.sorted().map { ($0, try folder.file(safeFileName($0) + ".npy")) }
             for (name, path) in files {
-                try named[name]!.npy.write(to: path)
+                try NPYArray(named[name]!).write(to: path)
                 print("\(name)  \(named[name]!.shape)  → \(path)")
             }
         }

@@ -12,4 +12,6 @@ struct LafamCLI: ParsableCommand {
     )
 }
 
+// The command's work is lafam's alone: keep freed activation buffers for the next pass.
+MemoryPolicy.keepFreedBuffers()
 LafamCLI.main()

@@ -1,5 +1,5 @@
 import Foundation
-import Lafam
+import LafamRuntime
 import XCTest
 
 /// ONNX's backend test cases as Debian's libonnx-testdata installs them: every case whose ops are

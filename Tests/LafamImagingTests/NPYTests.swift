@@ -67,7 +67,7 @@ final class NPYTests: XCTestCase {
         }
     }
 
-    /// The formulas used by tools/make_imaging_fixtures.py, evaluated like numpy would.
+    /// The formulas used by tools/fixtures/make_imaging_fixtures.py, evaluated like numpy would.
     static func evaluate(_ formula: String, _ i: Int) -> Double {
         let x = Double(i)
         switch formula {

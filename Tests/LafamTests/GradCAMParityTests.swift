@@ -1,14 +1,15 @@
 import Foundation
 import Lafam
+import LafamTestSupport
 import XCTest
 
 /// Autodiff and the Grad-CAM family against PyTorch and pytorch-grad-cam 1.5.7
-/// (tools/make_gradcam_fixtures.py): the bundled MobileNetV2 on real photos, and a small network
+/// (tools/fixtures/make_gradcam_fixtures.py): the bundled MobileNetV2 on real photos, and a small network
 /// whose head is not "global pooling + linear" (SE block, upsampling, concat, conv head).
 final class GradCAMParityTests: XCTestCase {
     static let model = try! Model(path: Fixtures.mobilenet)
     static let layer = "/features/features.18/features.18.2/Clip_output_0"
-    static let expected = try! JSONSerialization.jsonObject(
+    nonisolated(unsafe) static let expected = try! JSONSerialization.jsonObject(
         with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("gradcam/expected.json")))) as! [String: Any]
 
     /// max |a − e| relative to max |e|.

@@ -1,15 +1,16 @@
 import Foundation
 import Lafam
+import LafamTestSupport
 import LafamImaging
 import XCTest
 
-/// The localisation metrics against Quantus 0.6.0 (tools/make_metric_fixtures.py): PointingGame,
+/// The localisation metrics against Quantus 0.6.0 (tools/fixtures/make_metric_fixtures.py): PointingGame,
 /// AUC, RMA, AttributionLocalisation and Sparseness within 1e-6; TopK and RRA exactly where no
 /// tie straddles the cut, and otherwise equal to the ascending-index rule and within the range
 /// any tie order can give (which contains Quantus's own value).
 final class MetricsTests: XCTestCase {
     static let root = Fixtures.path("metrics")
-    static let cases = (try! JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/cases.json"))) as! [String: Any])["cases"] as! [[String: Any]]
+    nonisolated(unsafe) static let cases = (try! JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/cases.json"))) as! [String: Any])["cases"] as! [[String: Any]]
 
     func load(_ c: [String: Any]) throws -> ([Float], [Bool]) {
         var a = try NPYArray.read(path: Self.root + "/" + (c["a"] as! String)).asFloats()
@@ -79,7 +80,7 @@ final class MetricsTests: XCTestCase {
         XCTAssertGreaterThan(compared, 120)
     }
 
-    /// The 4×4 example worked by hand in tools/make_metric_fixtures.py.
+    /// The 4×4 example worked by hand in tools/fixtures/make_metric_fixtures.py.
     func testWorkedExample() throws {
         let c = Self.cases.first { $0["name"] as? String == "worked_4x4" }!
         let (a, s) = try load(c)

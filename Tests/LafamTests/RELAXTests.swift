@@ -1,5 +1,6 @@
 import Foundation
 @testable import Lafam
+import LafamTestSupport
 import XCTest
 
 /// RELAX's estimators on a model whose true importance is known: an embedding that sees only
@@ -60,7 +61,7 @@ final class RELAXTests: XCTestCase {
 }
 
 /// RELAX against the reference package relax-xai 0.0.5 on the bundled MobileNetV2
-/// (tools/make_relax_fixtures.py): its 100 masks rebuilt from their grids and shifts, its
+/// (tools/fixtures/make_relax_fixtures.py): its 100 masks rebuilt from their grids and shifts, its
 /// similarities, its importance.
 final class RELAXParityTests: XCTestCase {
     func referenceMasks() throws -> Tensor {

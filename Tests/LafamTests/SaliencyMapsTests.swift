@@ -1,4 +1,5 @@
 import Lafam
+import LafamTestSupport
 import XCTest
 
 /// Hand-checked post-processing: min-max normalisation and upsampling.

@@ -17,7 +17,7 @@ public struct EigenCAM: Explainer {
     public var name: String { "eigencam" }
 
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
-        let layer = try resolveTarget(target, in: model)
+        let layer = try resolveTarget(target, in: model, method: name)
         let size = try inputSize(input, model: model)
         let result = try model.run(input, taps: [layer])
         let a = result.taps[layer]!

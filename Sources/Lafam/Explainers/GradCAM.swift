@@ -34,7 +34,7 @@ public struct GradCAM: Explainer {
 
     /// One explanation per target layer from a single forward and backward pass.
     public func explain(_ input: Tensor, model: Model, targets: [String?]) throws -> [Explanation] {
-        let names = try targets.map { try resolveTarget($0, in: model) }
+        let names = try targets.map { try resolveTarget($0, in: model, method: name) }
         let size = try inputSize(input, model: model)
         let result = try model.gradients(input, target: gradientTarget, withRespectTo: names)
         return try names.map { layer in

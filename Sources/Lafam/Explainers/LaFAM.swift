@@ -23,7 +23,7 @@ public struct LaFAM: Explainer {
     public var name: String { "lafam" }
 
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
-        let targetName = try resolveTarget(target, in: model)
+        let targetName = try resolveTarget(target, in: model, method: name)
         let size = try inputSize(input, model: model)
         let result = try model.run(input, taps: [targetName])
         let raw = try channelMean(result.taps[targetName]!, name: targetName)

@@ -18,11 +18,9 @@ public enum Postprocessing: String, Sendable, CaseIterable {
 }
 
 /// Resolves an explainer's target layer: the named node/tensor or the model's default target.
-func resolveTarget(_ target: String?, in model: Model) throws -> String {
+func resolveTarget(_ target: String?, in model: Model, method: String) throws -> String {
     if let target { return model.graph.values[try model.graph.resolveTensor(target)].name }
-    guard let t = model.defaultTarget else {
-        throw LafamError.invalidArgument("the model has no 4-D activation to explain; name one with --node")
-    }
+    guard let t = model.defaultTarget else { throw ExplainerError.noDefaultTarget(method: method) }
     return model.graph.values[t].name
 }
 

@@ -61,7 +61,7 @@ public struct RELAX: Explainer {
         if let target {
             embedding = model.graph.values[try model.graph.resolveTensor(target)].name
         } else {
-            guard let e = model.defaultEmbedding else { throw LafamError.invalidArgument("the model has no pooled embedding; name one with --embedding") }
+            guard let e = model.defaultEmbedding else { throw ExplainerError.noDefaultEmbedding(method: name) }
             embedding = model.graph.values[e].name
         }
         let size = try inputSize(input, model: model)

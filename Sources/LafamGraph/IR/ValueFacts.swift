@@ -1,0 +1,31 @@
+import LafamTensor
+
+/// What is known about a value before running: its element type, its shape (with symbolic or
+/// unknown dimensions) and, for constants and small shape vectors, its contents.
+public struct ValueFacts: Sendable {
+    public var dtype: DType
+    /// nil when even the rank is unknown.
+    public var shape: [Dim]?
+    /// The value itself, when it is a constant (initializer, Constant node, or folded).
+    public var constant: Tensor?
+    /// For rank-0/1 int64 shape vectors: the elements, each possibly symbolic (`Shape` of an
+    /// input with a dynamic batch yields `[batch, 3, 224, 224]`). Lets `Reshape` infer shapes
+    /// through Shape/Gather/Concat chains that cannot be folded to constants.
+    public var elements: [Dim]?
+
+    public init(dtype: DType, shape: [Dim]?, constant: Tensor? = nil, elements: [Dim]? = nil) {
+        self.dtype = dtype
+        self.shape = shape
+        self.constant = constant
+        self.elements = elements
+        if let constant, elements == nil, constant.dtype == .int64, constant.rank <= 1 {
+            self.elements = constant.int64s.map { .known(Int($0)) }
+        }
+    }
+
+    public init(_ tensor: Tensor) {
+        self.init(dtype: tensor.dtype, shape: tensor.shape.map { .known($0) }, constant: tensor)
+    }
+
+    public var rank: Int? { shape?.count }
+}

@@ -1,0 +1,147 @@
+import LafamONNX
+import LafamTensor
+
+/// An ONNX op bound to one node's attributes and opset version. The same value answers the
+/// static question (output types and shapes from input facts), runs the kernel, and declares
+/// what the graph's analyses need to know about it, so an op's behaviour lives in one place.
+/// Its gradient rule, if it has one, is its `Differentiable` conformance, written beside `run`.
+///
+/// Every declaration has a safe default, so an op that declares nothing is still handled
+/// correctly (never split across a batch, never specialised).
+public protocol Operator: Sendable {
+    /// Output facts from input facts (nil for an omitted optional input). Throws `OpError` for
+    /// inputs this op cannot accept (type, rank, count).
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts]
+
+    /// Computes the outputs. Inputs have passed `infer`, so types and ranks are as checked there.
+    func run(_ inputs: [Tensor?]) throws -> [Tensor]
+
+    /// How this node treats the images of a batch, given its inputs' facts and which of them
+    /// carry the batch at axis 0 (`Graph.isBatchSeparable`). Default: `.mixesImages`.
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour
+
+    /// This op prepared for inputs whose shapes are all known (a graph specialised to concrete
+    /// input shapes): work that depends only on shapes, such as choosing a convolution algorithm,
+    /// is done here once instead of on every run. Default: the op itself.
+    func specialized(for inputs: [ValueFacts?]) throws -> any Operator
+}
+
+extension Operator {
+    public func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour { .mixesImages }
+    public func specialized(for inputs: [ValueFacts?]) throws -> any Operator { self }
+}
+
+/// How an op treats the images of a batch (the values computed from a batched graph input).
+public enum BatchBehaviour: Sendable, Equatable {
+    /// Each image's outputs depend on that image alone, and the outputs keep the batch at axis 0
+    /// wherever the op's shape rule says so: a batch may be split, run in parts and joined.
+    case perImage
+    /// Images are combined or rearranged (a softmax or a concatenation along axis 0, a batch
+    /// used as weights, …), or the op does not say: the batch must run whole.
+    case mixesImages
+}
+
+/// An error raised by an op while checking or running a node; the graph adds the node's name.
+public struct OpError: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    /// True when the input is valid ONNX that lafam does not implement (as opposed to invalid).
+    public let isUnsupported: Bool
+    public init(_ reason: String) { self.reason = reason; isUnsupported = false }
+    public init(unsupported reason: String) { self.reason = reason; isUnsupported = true }
+    public var description: String { reason }
+
+    /// The library error for this failure at `node`.
+    package func error(node: String, opType: String) -> LafamError {
+        isUnsupported ? .unsupported("node '\(node)' (\(opType)): \(reason)") : .invalidNode(node: node, opType: opType, reason: reason)
+    }
+
+    /// `body`'s result, with an `OpError` or a `TensorError` it throws reported at `node`.
+    package static func reported<T>(at node: String, opType: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as OpError {
+            throw e.error(node: node, opType: opType)
+        } catch let e as TensorError {
+            throw LafamError.invalidNode(node: node, opType: opType, reason: e.reason)
+        }
+    }
+}
+
+/// A node as an op factory sees it: attributes with typed accessors, and the opset in force.
+public struct NodeContext: Sendable {
+    public let name: String
+    public let opType: String
+    public let opset: Int
+    public let inputCount: Int
+    public let outputCount: Int
+    public let attributes: [String: ONNXAttribute]
+
+    public init(name: String, opType: String, opset: Int, inputCount: Int, outputCount: Int, attributes: [String: ONNXAttribute]) {
+        self.name = name
+        self.opType = opType
+        self.opset = opset
+        self.inputCount = inputCount
+        self.outputCount = outputCount
+        self.attributes = attributes
+    }
+
+    public func int(_ key: String, default value: Int) throws -> Int {
+        switch attributes[key] {
+        case nil: return value
+        case .int(let v)?: return v
+        default: throw OpError("attribute '\(key)' must be an integer")
+        }
+    }
+
+    public func float(_ key: String, default value: Float) throws -> Float {
+        switch attributes[key] {
+        case nil: return value
+        case .float(let v)?: return v
+        case .int(let v)?: return Float(v)
+        default: throw OpError("attribute '\(key)' must be a float")
+        }
+    }
+
+    public func string(_ key: String, default value: String) throws -> String {
+        switch attributes[key] {
+        case nil: return value
+        case .string(let v)?: return v
+        default: throw OpError("attribute '\(key)' must be a string")
+        }
+    }
+
+    public func ints(_ key: String) throws -> [Int]? {
+        switch attributes[key] {
+        case nil: return nil
+        case .ints(let v)?: return v
+        case .int(let v)?: return [v]
+        default: throw OpError("attribute '\(key)' must be a list of integers")
+        }
+    }
+
+    public func floats(_ key: String) throws -> [Float]? {
+        switch attributes[key] {
+        case nil: return nil
+        case .floats(let v)?: return v
+        case .float(let v)?: return [v]
+        default: throw OpError("attribute '\(key)' must be a list of floats")
+        }
+    }
+
+    public func tensor(_ key: String) throws -> Tensor? {
+        switch attributes[key] {
+        case nil: return nil
+        case .tensor(let t)?: return t
+        default: throw OpError("attribute '\(key)' must be a tensor")
+        }
+    }
+
+    /// Rejects attributes that change the semantics in ways lafam does not implement.
+    public func require(_ key: String, in allowed: Set<String>, default value: String) throws -> String {
+        let v = try string(key, default: value)
+        guard allowed.contains(v) else {
+            throw OpError(unsupported: "attribute \(key)=\"\(v)\" is not supported (supported: \(allowed.sorted().joined(separator: ", ")))")
+        }
+        return v
+    }
+}

@@ -1,0 +1,229 @@
+import CONNXProto
+import Foundation
+import LafamTensor
+
+/// Reads an ONNX file with libprotobuf-c (code generated from `tools/onnx.proto`) into an
+/// `ONNXModel`. External data files are resolved relative to the model's folder; absolute paths
+/// and `..` components are rejected so that a model cannot read files outside its folder.
+public enum ONNXReader {
+    public static func read(path: String) throws -> ONNXModel {
+        let url = URL(fileURLWithPath: path)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw LafamError.modelFile(path: path, reason: "no such file")
+        }
+        guard !isDir.boolValue else {
+            throw LafamError.modelFile(path: path, reason: "is a directory, expected an .onnx file")
+        }
+        let bytes: Data
+        do {
+            bytes = try Data(contentsOf: url, options: .alwaysMapped)
+        } catch {
+            throw LafamError.modelFile(path: path, reason: "not readable (\(error.localizedDescription))")
+        }
+        return try parse(bytes, path: path, baseDirectory: url.deletingLastPathComponent().path)
+    }
+
+    /// Parses serialized ModelProto bytes. `baseDirectory` is where external data is looked up.
+    public static func parse(_ bytes: Data, path: String, baseDirectory: String) throws -> ONNXModel {
+        guard !bytes.isEmpty else { throw LafamError.modelFile(path: path, reason: "the file is empty") }
+        let message: UnsafeMutablePointer<Onnx__ModelProto>? = bytes.withUnsafeBytes { raw in
+            onnx__model_proto__unpack(nil, raw.count, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        guard let message else {
+            throw LafamError.modelFile(path: path, reason: "not a valid ONNX protobuf (truncated or another format)")
+        }
+        defer { onnx__model_proto__free_unpacked(message, nil) }
+        let proto = message.pointee
+        guard let graph = proto.graph else {
+            throw LafamError.modelFile(path: path, reason: "the model has no graph")
+        }
+        var opsets: [String: Int] = [:]
+        for set in buffer(proto.opset_import, proto.n_opset_import) {
+            guard let set else { continue }
+            var domain = string(set.pointee.domain)
+            if domain == "ai.onnx" { domain = "" }
+            opsets[domain] = Int(set.pointee.version)
+        }
+        let irVersion = proto.has_ir_version != 0 ? Int(proto.ir_version) : 0
+        // IR 3 and later must declare opsets; earlier files implied opset 1.
+        if opsets[""] == nil && irVersion < 3 { opsets[""] = 1 }
+        var metadata: [(key: String, value: String)] = []
+        for entry in buffer(proto.metadata_props, proto.n_metadata_props) {
+            guard let entry else { continue }
+            metadata.append((string(entry.pointee.key), string(entry.pointee.value)))
+        }
+        let external = ExternalData(baseDirectory: baseDirectory)
+        return ONNXModel(
+            irVersion: irVersion,
+            opsets: opsets,
+            producerName: string(proto.producer_name),
+            producerVersion: string(proto.producer_version),
+            domain: string(proto.domain),
+            modelVersion: proto.has_model_version != 0 ? Int(proto.model_version) : 0,
+            docString: string(proto.doc_string),
+            metadata: metadata,
+            graph: try readGraph(graph.pointee, external: external)
+        )
+    }
+
+    /// Reads a file holding one serialized TensorProto (as ONNX's test data sets do). Returns
+    /// the tensor in lafam's compute type and the element type code stored in the file.
+    public static func readTensorFile(path: String) throws -> (tensor: Tensor, elemType: Int) {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw LafamError.invalidArgument("cannot read tensor file '\(path)'")
+        }
+        let message: UnsafeMutablePointer<Onnx__TensorProto>? = bytes.withUnsafeBytes { raw in
+            onnx__tensor_proto__unpack(nil, raw.count, raw.bindMemory(to: UInt8.self).baseAddress)
+        }
+        guard let message else { throw LafamError.invalidArgument("'\(path)' is not a serialized TensorProto") }
+        defer { onnx__tensor_proto__free_unpacked(message, nil) }
+        let code = message.pointee.has_data_type != 0 ? Int(message.pointee.data_type) : 0
+        let external = ExternalData(baseDirectory: (path as NSString).deletingLastPathComponent)
+        return (try readTensor(message.pointee, external: external), code)
+    }
+
+    private static func readGraph(_ g: Onnx__GraphProto, external: ExternalData) throws -> ONNXGraph {
+        var initializers: [String: Tensor] = [:]
+        var order: [String] = []
+        for t in buffer(g.initializer, g.n_initializer) {
+            guard let t else { continue }
+            let name = string(t.pointee.name)
+            guard !name.isEmpty else { throw LafamError.invalidGraph("an initializer has no name") }
+            guard initializers[name] == nil else { throw LafamError.invalidGraph("initializer '\(name)' is defined twice") }
+            initializers[name] = try readTensor(t.pointee, external: external)
+            order.append(name)
+        }
+        var nodes: [ONNXNode] = []
+        nodes.reserveCapacity(g.n_node)
+        for n in buffer(g.node, g.n_node) {
+            guard let n else { continue }
+            nodes.append(try readNode(n.pointee, index: nodes.count, external: external))
+        }
+        return ONNXGraph(
+            name: string(g.name),
+            nodes: nodes,
+            initializers: initializers,
+            initializerOrder: order,
+            inputs: buffer(g.input, g.n_input).compactMap { $0.map { readValueInfo($0.pointee) } },
+            outputs: buffer(g.output, g.n_output).compactMap { $0.map { readValueInfo($0.pointee) } },
+            valueInfo: buffer(g.value_info, g.n_value_info).compactMap { $0.map { readValueInfo($0.pointee) } }
+        )
+    }
+
+    private static func readNode(_ n: Onnx__NodeProto, index: Int, external: ExternalData) throws -> ONNXNode {
+        let opType = string(n.op_type)
+        let outputs = buffer(n.output, n.n_output).map { string($0) }
+        var name = string(n.name)
+        // Unnamed nodes are common in older exports; name them after their first output so that
+        // messages and taps can still refer to them.
+        if name.isEmpty { name = outputs.first.map { "\(opType)_\($0)" } ?? "\(opType)_\(index)" }
+        var attributes: [String: ONNXAttribute] = [:]
+        for a in buffer(n.attribute, n.n_attribute) {
+            guard let a else { continue }
+            let attrName = string(a.pointee.name)
+            do {
+                attributes[attrName] = try readAttribute(a.pointee, external: external)
+            } catch let LafamError.invalidTensor(_, reason) {
+                throw LafamError.invalidNode(node: name, opType: opType, reason: "attribute '\(attrName)': \(reason)")
+            }
+        }
+        return ONNXNode(
+            name: name,
+            opType: opType,
+            domain: string(n.domain) == "ai.onnx" ? "" : string(n.domain),
+            inputs: buffer(n.input, n.n_input).map { string($0) },
+            outputs: outputs,
+            attributes: attributes
+        )
+    }
+
+    private static func readAttribute(_ a: Onnx__AttributeProto, external: ExternalData) throws -> ONNXAttribute {
+        var type = Int(a.type.rawValue)
+        // Writers before IR 2 left `type` unset; infer it from the field that is present.
+        if a.has_type == 0 || type == 0 {
+            if a.n_floats > 0 { type = 6 } else if a.n_ints > 0 { type = 7 } else if a.n_strings > 0 { type = 8 }
+            else if a.t != nil { type = 4 } else if a.has_s != 0 { type = 3 } else if a.has_i != 0 { type = 2 }
+            else if a.has_f != 0 { type = 1 }
+        }
+        switch type {
+        case 1: return .float(a.f)
+        case 2: return .int(Int(a.i))
+        case 3: return .string(string(a.s))
+        case 4:
+            guard let t = a.t else { throw LafamError.invalidTensor(name: string(a.name), reason: "tensor attribute without a tensor") }
+            return .tensor(try readTensor(t.pointee, external: external))
+        case 6: return .floats(Array(UnsafeBufferPointer(start: a.floats, count: a.n_floats)))
+        case 7: return .ints(UnsafeBufferPointer(start: a.ints, count: a.n_ints).map { Int($0) })
+        case 8: return .strings(UnsafeBufferPointer(start: a.strings, count: a.n_strings).map { string($0) })
+        default: return .unsupported(typeCode: type)
+        }
+    }
+
+    private static func readValueInfo(_ v: Onnx__ValueInfoProto) -> ONNXValueInfo {
+        var elemType = 0
+        var shape: [Dim]? = nil
+        let isTensor = v.type == nil || v.type!.pointee.value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
+        if let type = v.type, type.pointee.value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE,
+           let tensorType = type.pointee.tensor_type {
+            elemType = tensorType.pointee.has_elem_type != 0 ? Int(tensorType.pointee.elem_type) : 0
+            if let s = tensorType.pointee.shape {
+                shape = buffer(s.pointee.dim, s.pointee.n_dim).map { d -> Dim in
+                    guard let d else { return .unknown }
+                    switch d.pointee.value_case {
+                    case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE:
+                        return d.pointee.dim_value >= 0 ? .known(Int(d.pointee.dim_value)) : .unknown
+                    case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM:
+                        let p = string(d.pointee.dim_param)
+                        return p.isEmpty ? .unknown : .symbol(p)
+                    default:
+                        return .unknown
+                    }
+                }
+            }
+        }
+        return ONNXValueInfo(name: string(v.name), elemType: elemType, shape: shape, isTensor: isTensor)
+    }
+
+    // MARK: tensors
+
+    static func readTensor(_ t: Onnx__TensorProto, external: ExternalData) throws -> Tensor {
+        let name = string(t.name)
+        let dims = UnsafeBufferPointer(start: t.dims, count: t.n_dims).map { Int($0) }
+        guard dims.allSatisfy({ $0 >= 0 }) else {
+            throw LafamError.invalidTensor(name: name, reason: "negative dimension in \(dims)")
+        }
+        let count = Tensor.count(of: dims)
+        let code = t.has_data_type != 0 ? Int(t.data_type) : 0
+        let decoder = try ElementDecoder(code: code, tensor: name)
+        if t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL {
+            var entries: [String: String] = [:]
+            for e in buffer(t.external_data, t.n_external_data) {
+                guard let e else { continue }
+                entries[string(e.pointee.key)] = string(e.pointee.value)
+            }
+            return try external.withBytes(for: entries, tensor: name) { try decoder.decode(raw: $0, shape: dims, count: count) }
+        }
+        if t.has_raw_data != 0 {
+            let raw = UnsafeRawBufferPointer(start: t.raw_data.data, count: t.raw_data.len)
+            return try decoder.decode(raw: raw, shape: dims, count: count)
+        }
+        return try decoder.decodeTyped(t, shape: dims, count: count)
+    }
+
+    // MARK: C helpers
+
+    static func string(_ p: UnsafeMutablePointer<CChar>?) -> String {
+        guard let p else { return "" }
+        return String(cString: p)
+    }
+
+    static func string(_ b: ProtobufCBinaryData) -> String {
+        guard let data = b.data, b.len > 0 else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: data, count: b.len), as: UTF8.self)
+    }
+
+    static func buffer<T>(_ p: UnsafeMutablePointer<T>?, _ n: Int) -> UnsafeBufferPointer<T> {
+        UnsafeBufferPointer(start: p, count: p == nil ? 0 : n)
+    }
+}

@@ -1,0 +1,102 @@
+import LafamGraph
+import LafamTensor
+
+/// ONNX ConvTranspose (1-D to 3-D): the adjoint of Conv. Per image and group,
+/// col = Wᵀ · X (GEMM), then col2im scatters the columns into the output (the adjoint of im2col).
+struct ConvTranspose: Operator {
+    let node: NodeContext
+    let group: Int
+    let outputPadding: [Int]?
+    let outputShape: [Int]?
+
+    init(_ node: NodeContext) throws {
+        self.node = node
+        group = try node.int("group", default: 1)
+        guard group >= 1 else { throw OpError("group must be ≥ 1, got \(group)") }
+        outputPadding = try node.ints("output_padding")
+        outputShape = try node.ints("output_shape")
+        _ = try node.ints("kernel_shape").map { try Window(node, kernel: $0) }
+    }
+
+    /// The forward-conv window whose input is this op's output: same kernel, strides, dilations,
+    /// with pads resolved from pads / auto_pad / output_shape as the ONNX specification says.
+    private func geometry(input spatial: [Int], kernel: [Int]) throws -> (window: WindowVolume, out: [Int]) {
+        let w = try Window(node, kernel: try node.ints("kernel_shape") ?? kernel)
+        let r = spatial.count
+        let extra = outputPadding ?? [Int](repeating: 0, count: r)
+        guard extra.count == r else { throw OpError("output_padding \(extra) must hold \(r) values") }
+        var begin = [Int](repeating: 0, count: r), end = begin, out = begin
+        for i in 0..<r {
+            let extent = (w.kernel[i] - 1) * w.dilations[i] + 1
+            let full = w.strides[i] * (spatial[i] - 1) + extra[i] + extent
+            if let shape = outputShape ?? (w.autoPad.hasPrefix("SAME") ? spatial.map { $0 * w.strides[i] } : nil) {
+                let target = shape.count == r ? shape[i] : shape[shape.count - r + i]
+                // Floor division, as the specification's reference: a negative total pads the end.
+                let total = full - target, half = Int((Double(total) / 2).rounded(.down))
+                begin[i] = w.autoPad == "SAME_UPPER" ? half : total - half
+                end[i] = total - begin[i]
+                out[i] = target
+            } else if w.autoPad == "VALID" {
+                out[i] = full
+            } else {
+                begin[i] = w.pads[i]; end[i] = w.pads[i + r]
+                out[i] = full - begin[i] - end[i]
+            }
+            guard out[i] > 0 else { throw OpError("output size \(out[i]) along spatial axis \(i) is not positive") }
+        }
+        let lead = 3 - r
+        var v = WindowVolume()
+        for i in 0..<r {
+            let j = i + lead
+            v.size[j] = out[i]; v.kernel[j] = w.kernel[i]; v.stride[j] = w.strides[i]; v.dilation[j] = w.dilations[i]
+            v.padBegin[j] = begin[i]; v.padEnd[j] = end[i]; v.out[j] = spatial[i]
+        }
+        return (v, out)
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "X"), w = try required(inputs, 1, "W")
+        try expect(x, [.float32], "X"); try expect(w, [.float32], "W")
+        if let r = x.rank, !(3...5).contains(r) { throw OpError(unsupported: "X has rank \(r); 1-D to 3-D transposed convolutions are supported") }
+        if let r = w.rank, let xr = x.rank, r != xr { throw OpError("W must have rank \(xr) like X, got \(r)") }
+        if let b = optional(inputs, 2) { try expect(b, [.float32], "B"); try expectRank(b, 1, "B") }
+        guard let xs = x.shape, let ws = w.shape else { return [facts(.float32, x.shape.map { $0.map { _ in .unknown } })] }
+        if let c = xs[1].value, let wc = ws[0].value, c != wc { throw OpError("X has \(c) channels, W expects \(wc)") }
+        let channels: Dim = ws[1].value.map { .known($0 * group) } ?? .unknown
+        guard let spatial = Array(xs[2...]).concrete, let kernel = Array(ws[2...]).concrete else {
+            return [facts(.float32, [xs[0], channels] + xs.dropFirst(2).map { _ in .unknown })]
+        }
+        return [facts(.float32, [xs[0], channels] + (try geometry(input: spatial, kernel: kernel).out.map { .known($0) }))]
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
+        firstInputBatchBehaviour(carryingBatch)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0), w = required(inputs, 1)
+        let bias = optional(inputs, 2)
+        let (n, c) = (x.shape[0], x.shape[1])
+        let mg = w.shape[1], m = mg * group, cg = c / group
+        let (v, spatialOut) = try geometry(input: Array(x.shape[2...]), kernel: Array(w.shape[2...]))
+        let (inPlane, outPlane, k) = (v.outputCount, v.inputCount, mg * v.kernelCount)
+        var out = [Float](repeating: 0, count: n * m * outPlane)
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * inPlane)
+        defer { col.deallocate() }
+        let xs = x.floats, ws = w.floats
+        xs.withUnsafeBufferPointer { xp in
+            ws.withUnsafeBufferPointer { wp in
+                out.withUnsafeMutableBufferPointer { op in
+                    for b in 0..<n {
+                        // ConvTranspose is the input gradient of the Conv with the same weights,
+                        // whose outputs (per group) are this op's cg input channels.
+                        gemmConvAdjoint(v, groups: group, outputs: cg, inputs: mg, w: wp.baseAddress!,
+                                        dy: xp.baseAddress! + b * c * inPlane, dx: op.baseAddress! + b * m * outPlane, col: col)
+                        finishOutput(bias: bias?.floats, residual: nil, activation: nil, channels: 0..<m, plane: outPlane, columns: 0..<outPlane, out: op.baseAddress! + b * m * outPlane)
+                    }
+                }
+            }
+        }
+        return [Tensor(shape: [n, m] + spatialOut, floats: out)]
+    }
+}

@@ -1,0 +1,43 @@
+import LafamGraph
+import LafamTensor
+
+/// Identity, and Dropout in inference mode (the optional mask output is all true).
+struct PassThrough: Operator {
+    let isDropout: Bool
+    let node: NodeContext
+
+    init(_ node: NodeContext, dropout: Bool) throws {
+        self.node = node
+        isDropout = dropout
+        if dropout && node.opset < 7, try node.int("is_test", default: 0) == 0, node.outputCount > 1 {
+            throw OpError(unsupported: "training-mode Dropout is not supported")
+        }
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "input")
+        guard isDropout else { return [x] }
+        if let training = optional(inputs, 2) {
+            guard let t = training.constant, t.dtype == .bool, !t.bools.contains(true) else {
+                throw OpError(unsupported: "training_mode must be a constant false; lafam runs inference only")
+            }
+        }
+        return [facts(x.dtype, x.shape), facts(.bool, x.shape)]
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
+        firstInputBatchBehaviour(carryingBatch)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        guard isDropout else { return [x] }
+        return [x, Tensor(shape: x.shape, bools: [Bool](repeating: true, count: x.count))]
+    }
+}
+
+extension PassThrough: Differentiable {
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        [wanted[0] ? gradients[0] : nil] + wanted.dropFirst().map { _ in nil }
+    }
+}

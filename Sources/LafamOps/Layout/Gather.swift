@@ -1,0 +1,49 @@
+import LafamGraph
+import LafamTensor
+
+/// Gather along `axis` with int64 indices (negative indices count from the end).
+struct Gather: Operator {
+    let axis: Int
+    init(_ node: NodeContext) throws { axis = try node.int("axis", default: 0) }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "data"), idx = try required(inputs, 1, "indices")
+        try expect(idx, DType.indices, "indices")
+        guard let s = x.shape, let i = idx.shape else { return [facts(x.dtype, nil)] }
+        let a = try normalizeAxis(axis, rank: s.count)
+        var result = facts(x.dtype, Array(s[..<a]) + i + Array(s[(a + 1)...]))
+        if s.count == 1, let e = x.elements, let picks = idx.constant?.asInts {
+            let picked = picks.map { $0 < 0 ? $0 + e.count : $0 }
+            if picked.allSatisfy({ $0 >= 0 && $0 < e.count }) { result.elements = picked.map { e[$0] } }
+        }
+        return [result]
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
+        alongAxisBatchBehaviour(axis, inputs, carryingBatch: carryingBatch)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0), idx = required(inputs, 1)
+        let a = try normalizeAxis(axis, rank: x.rank)
+        return [Tensor(shape: Array(x.shape[..<a]) + idx.shape + Array(x.shape[(a + 1)...]), storage: x.storage.take(try indexMaps(inputs)[0]))]
+    }
+}
+
+extension Gather: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
+        let x = required(inputs, 0), idx = required(inputs, 1)
+        let a = try normalizeAxis(axis, rank: x.rank)
+        let n = x.shape[a]
+        let picks = try idx.asInts.map { i -> Int in
+            let j = i < 0 ? i + n : i
+            guard j >= 0 && j < n else { throw OpError("index \(i) is out of range for axis of size \(n)") }
+            return j
+        }
+        let outer = x.shape[..<a].reduce(1, *), inner = x.shape[(a + 1)...].reduce(1, *)
+        var flat: [Int] = []
+        flat.reserveCapacity(outer * picks.count * inner)
+        for o in 0..<outer { for j in picks { let base = (o * n + j) * inner; for k in 0..<inner { flat.append(base + k) } } }
+        return [flat]
+    }
+}

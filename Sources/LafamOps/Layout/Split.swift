@@ -1,0 +1,76 @@
+import LafamGraph
+import LafamTensor
+
+/// Split along `axis`: sizes from the `split` attribute (< 13) or input (≥ 13), `num_outputs`
+/// (≥ 18, last part smaller), or equal parts.
+struct Split: Operator {
+    let axis: Int
+    let attrSplit: [Int]?
+    let splitIsInput: Bool
+    let outputs: Int
+
+    init(_ node: NodeContext) throws {
+        axis = try node.int("axis", default: 0)
+        splitIsInput = node.opset >= 13
+        attrSplit = splitIsInput ? nil : try node.ints("split")
+        outputs = node.opset >= 18 ? try node.int("num_outputs", default: node.outputCount) : node.outputCount
+    }
+
+    private func sizes(_ n: Int, given: [Int]?) throws -> [Int] {
+        if let given {
+            guard given.count == outputs, given.reduce(0, +) == n, given.allSatisfy({ $0 >= 0 }) else {
+                throw OpError("split \(given) does not divide an axis of \(n) into \(outputs) parts")
+            }
+            return given
+        }
+        let part = (n + outputs - 1) / outputs
+        return (0..<outputs).map { max(0, min(part, n - $0 * part)) }
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "input")
+        let splitFacts = splitIsInput ? optional(inputs, 1) : nil
+        guard let s = x.shape, splitFacts == nil || splitFacts?.constant != nil else {
+            return [ValueFacts](repeating: facts(x.dtype, x.shape.map { _ in [Dim](repeating: .unknown, count: x.rank!) }), count: outputs)
+        }
+        let a = try normalizeAxis(axis, rank: s.count)
+        guard let n = s[a].value else {
+            return [ValueFacts](repeating: facts(x.dtype, s.enumerated().map { $0.offset == a ? .unknown : $0.element }), count: outputs)
+        }
+        return try sizes(n, given: splitFacts?.constant?.asInts ?? attrSplit).map { size in
+            var o = s
+            o[a] = .known(size)
+            return facts(x.dtype, o)
+        }
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
+        alongAxisBatchBehaviour(axis, inputs, carryingBatch: carryingBatch)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        let a = try normalizeAxis(axis, rank: x.rank)
+        let parts = try sizes(x.shape[a], given: splitIsInput ? optional(inputs, 1)?.asInts : attrSplit)
+        return try zip(parts, indexMaps(inputs)).map { size, map in
+            var shape = x.shape
+            shape[a] = size
+            return Tensor(shape: shape, storage: x.storage.take(map))
+        }
+    }
+}
+
+extension Split: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
+        let x = required(inputs, 0)
+        let a = try normalizeAxis(axis, rank: x.rank)
+        let strides = Tensor.strides(of: x.shape)
+        var start = 0
+        return try sizes(x.shape[a], given: splitIsInput ? optional(inputs, 1)?.asInts : attrSplit).map { size in
+            var shape = x.shape
+            shape[a] = size
+            defer { start += size }
+            return stridedIndices(shape, strides: strides, offset: start * strides[a])
+        }
+    }
+}

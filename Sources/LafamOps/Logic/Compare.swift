@@ -1,0 +1,82 @@
+import LafamGraph
+import LafamTensor
+
+/// Comparisons (Equal, Less, Greater, LessOrEqual, GreaterOrEqual) with broadcasting: bool result.
+struct Compare: Operator {
+    enum Kind { case equal, less, greater, lessOrEqual, greaterOrEqual }
+    let kind: Kind
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
+        guard a.dtype == b.dtype else { throw OpError("type mismatch: \(a.dtype) and \(b.dtype)") }
+        if (a.dtype == .bool || a.dtype == .string) && kind != .equal { throw OpError("ordering comparisons need numbers, got \(a.dtype)") }
+        guard let sa = a.shape, let sb = b.shape else { return [facts(.bool, nil)] }
+        return [facts(.bool, try broadcast(sa, sb))]
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
+        elementwiseBatchBehaviour(inputs, carryingBatch: carryingBatch)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let a = required(inputs, 0), b = required(inputs, 1)
+        let shape = try broadcast(a.shape, b.shape)
+        @inline(__always) func compare<T: Comparable>(_ x: [T], _ y: [T]) -> [Bool] {
+            let ix = stridedIndices(shape, strides: broadcastStrides(a.shape, to: shape), offset: 0)
+            let iy = stridedIndices(shape, strides: broadcastStrides(b.shape, to: shape), offset: 0)
+            return zip(ix, iy).map { i, j in
+                switch kind {
+                case .equal: return x[i] == y[j]
+                case .less: return x[i] < y[j]
+                case .greater: return x[i] > y[j]
+                case .lessOrEqual: return x[i] <= y[j]
+                case .greaterOrEqual: return x[i] >= y[j]
+                }
+            }
+        }
+        switch (a.storage, b.storage) {
+        case let (.float(x), .float(y)): return [Tensor(shape: shape, bools: compare(x, y))]
+        case let (.int64(x), .int64(y)) where a.dtype == .uint64:
+            return [Tensor(shape: shape, bools: compare(x.map { UInt64(bitPattern: $0) }, y.map { UInt64(bitPattern: $0) }))]
+        case let (.int64(x), .int64(y)): return [Tensor(shape: shape, bools: compare(x, y))]
+        case let (.double(x), .double(y)): return [Tensor(shape: shape, bools: compare(x, y))]
+        case let (.string(x), .string(y)): return [Tensor(shape: shape, bools: compare(x, y))]
+        case let (.bool(x), .bool(y)): return [Tensor(shape: shape, bools: compare(x.map { $0 ? 1 : 0 }, y.map { $0 ? 1 : 0 }))]
+        default: throw OpError("type mismatch: \(a.dtype) and \(b.dtype)")
+        }
+    }
+}
+
+/// And, Or, Xor with broadcasting, and the one-input Not, on bool tensors.
+struct Logical: Operator {
+    enum Kind { case and, or, xor, not }
+    let kind: Kind
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let a = try required(inputs, 0, "A")
+        try expect(a, [.bool], "A")
+        if kind == .not { return [facts(.bool, a.shape)] }
+        let b = try required(inputs, 1, "B")
+        try expect(b, [.bool], "B")
+        guard let sa = a.shape, let sb = b.shape else { return [facts(.bool, nil)] }
+        return [facts(.bool, try broadcast(sa, sb))]
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
+        elementwiseBatchBehaviour(inputs, carryingBatch: carryingBatch)
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let a = required(inputs, 0)
+        if kind == .not { return [Tensor(shape: a.shape, bools: a.bools.map { !$0 })] }
+        let b = required(inputs, 1)
+        let shape = try broadcast(a.shape, b.shape)
+        let result: [Bool]
+        switch kind {
+        case .and: result = broadcastMap(a.bools, a.shape, b.bools, b.shape, shape) { $0 && $1 }
+        case .or: result = broadcastMap(a.bools, a.shape, b.bools, b.shape, shape) { $0 || $1 }
+        default: result = broadcastMap(a.bools, a.shape, b.bools, b.shape, shape) { $0 != $1 }
+        }
+        return [Tensor(shape: shape, bools: result)]
+    }
+}

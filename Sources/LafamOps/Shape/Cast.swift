@@ -1,0 +1,35 @@
+import LafamGraph
+import LafamONNX
+import LafamTensor
+
+/// Cast to the `to` attribute's type, and CastLike to the second input's type. Rounding to
+/// bfloat16 truncates before opset 19, as ONNX's reference did then.
+struct Cast: Operator {
+    let to: DType?
+    let truncatingBFloat16: Bool
+
+    init(_ node: NodeContext, like: Bool) throws {
+        truncatingBFloat16 = node.opset < 19
+        guard !like else { to = nil; return }
+        let code = try node.int("to", default: -1)
+        guard let t = DType(onnxCode: code) else { throw OpError(unsupported: "cast to \(onnxTypeName(code)) is not supported") }
+        to = t
+    }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "input")
+        let target = try to ?? required(inputs, 1, "target_type").dtype
+        var out = facts(target, x.shape)
+        if target == .int64 && x.dtype.isInteger { out.elements = x.elements }
+        return [out]
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
+        .perImage
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0)
+        return [try x.converted(to: to ?? required(inputs, 1).dtype, truncatingBFloat16: truncatingBFloat16)]
+    }
+}

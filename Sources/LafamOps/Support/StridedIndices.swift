@@ -1,0 +1,24 @@
+import LafamGraph
+import LafamTensor
+
+/// Flat source indices of a strided walk over `shape` (row-major output order).
+func stridedIndices(_ shape: [Int], strides: [Int], offset: Int) -> [Int] {
+    let count = shape.reduce(1, *)
+    var out = [Int](repeating: 0, count: count)
+    guard count > 0 else { return out }
+    var index = [Int](repeating: 0, count: shape.count)
+    var pos = offset
+    for i in 0..<count {
+        out[i] = pos
+        var axis = shape.count - 1
+        while axis >= 0 {
+            index[axis] += 1
+            pos += strides[axis]
+            if index[axis] < shape[axis] { break }
+            pos -= strides[axis] * shape[axis]
+            index[axis] = 0
+            axis -= 1
+        }
+    }
+    return out
+}

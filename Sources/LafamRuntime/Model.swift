@@ -1,0 +1,204 @@
+import Foundation
+import Synchronization
+
+/// A name, element type and (static) shape of a model input or output.
+public struct TensorInfo: Sendable {
+    public let name: String
+    public let dtype: DType
+    public let shape: [Dim]
+}
+
+/// What a run returns: the model's outputs and the tapped values, by tensor name.
+public struct RunResult: Sendable {
+    public var outputs: [String: Tensor]
+    public var taps: [String: Tensor]
+}
+
+/// A loaded ONNX model, ready to run: the library's entry point.
+///
+/// ```swift
+/// let model = try Model(path: "mobilenet_v2.onnx", options: ModelOptions(threads: 2))
+/// let result = try model.run(x, taps: ["/features/features.18/features.18.2/Clip"])
+/// ```
+///
+/// Runs may be made from several threads at once. The first run with a new input shape
+/// specialises the graph to it (shape subgraphs folded, ops prepared, graph passes applied);
+/// later runs of that shape reuse it.
+public final class Model: Sendable {
+    public let path: String
+    public let format: ONNXModelInfo
+    /// The graph as declared (symbolic dimensions kept), for inspection.
+    public let graph: Graph
+    public let options: ModelOptions
+    /// Whether the images of a batch are computed independently (`Graph.isBatchSeparable`), so
+    /// that a batch may run in parts on the model's threads.
+    public let isBatchSeparable: Bool
+    private let source: ONNXModel
+    private let registry: OperatorRegistry
+    /// The graph passes these options run (`GraphPass.standard` minus the disabled ones).
+    let passes: [GraphPass]
+    /// The model's own threads (`ModelOptions.threads`).
+    let pool: KernelPool
+    /// Work the passes share across specialisations (Winograd's transformed weights).
+    private let memo = PassMemo()
+    private let specialisations = Mutex<[[Int]: Specialisation]>([:])
+
+    /// Parses, validates and infers `path` (and its external data files).
+    /// - Parameter registry: the ops to bind nodes to (`OperatorRegistry.standard` plus your own).
+    public init(path: String, options: ModelOptions = ModelOptions(), registry: OperatorRegistry = .standard) throws {
+        self.path = path
+        self.options = options
+        self.registry = registry
+        passes = try options.passes(from: GraphPass.standard)
+        pool = KernelPool(threads: options.threads)
+        source = try ONNXReader.read(path: path)
+        graph = try GraphBuilder.build(source, registry: registry)
+        format = ONNXModelInfo(source)
+        isBatchSeparable = graph.isBatchSeparable
+    }
+
+    public var inputs: [TensorInfo] { graph.inputs.map(info) }
+    public var outputs: [TensorInfo] { graph.outputs.map(info) }
+
+    private func info(_ v: Int) -> TensorInfo {
+        let f = graph.values[v].facts
+        return TensorInfo(name: graph.values[v].name, dtype: f?.dtype ?? .float32, shape: f?.shape ?? [])
+    }
+
+    /// ImageNet-style class names carried in the model's metadata (`lafam.class_names`, a JSON
+    /// array), if any.
+    public var classNames: [String]? {
+        guard let json = format.metadata["lafam.class_names"], let data = json.data(using: .utf8),
+              let names = try? JSONDecoder().decode([String].self, from: data) else { return nil }
+        return names
+    }
+
+    /// Runs the model on its first input.
+    public func run(_ input: Tensor, taps: [String] = [], onTap: ((String, Tensor) throws -> Void)? = nil) throws -> RunResult {
+        guard let first = graph.inputs.first else { throw LafamError.invalidArgument("the model has no inputs to feed") }
+        return try run([graph.values[first].name: input], taps: taps, onTap: onTap)
+    }
+
+    /// Runs the model. `taps` name nodes (their first output), tensors or abbreviations
+    /// (see `Graph.resolveTensor`); their values are returned and, as each is computed, passed to
+    /// `onTap` with the resolved tensor name.
+    public func run(_ feeds: [String: Tensor], taps: [String] = [], onTap: ((String, Tensor) throws -> Void)? = nil) throws -> RunResult {
+        if onTap == nil, let result = try runSplittingBatch(feeds, taps: taps) { return result }
+        return try runWhole(feeds, taps: taps, onTap: onTap)
+    }
+
+    func runWhole(_ feeds: [String: Tensor], taps: [String], onTap: ((String, Tensor) throws -> Void)?) throws -> RunResult {
+        let tapIDs = try taps.map { try graph.resolveTensor($0) }
+        let specialisation = try self.specialisation(for: try checkedShapes(feeds))
+        let keep = Set(tapIDs).union(graph.outputs)
+        let plan = try specialisation.plan(keeping: keep)
+        let tapSet = Set(tapIDs)
+        let kept = try plan.run(feeds: try feedIndices(feeds), keep: keep, pool: pool) { v, t in
+            if tapSet.contains(v) { try onTap?(self.graph.values[v].name, t) }
+        }
+        var result = RunResult(outputs: [:], taps: [:])
+        for v in graph.outputs { result.outputs[graph.values[v].name] = kept[v] }
+        for v in tapIDs { result.taps[graph.values[v].name] = kept[v] }
+        return result
+    }
+
+    /// Feeds by value index (the same in the declared and every specialised graph).
+    func feedIndices(_ feeds: [String: Tensor]) throws -> [Int: Tensor] {
+        var byIndex: [Int: Tensor] = [:]
+        for (name, t) in feeds { byIndex[graph.valueIndex[name]!] = t }
+        return byIndex
+    }
+
+    /// Runs the model on its first input, calling one handler per tapped name as soon as that
+    /// value is computed (before later nodes run), e.g. to reduce a large activation on the fly.
+    public func run(_ input: Tensor, tapHandlers: [String: (Tensor) throws -> Void]) throws -> RunResult {
+        let names = Array(tapHandlers.keys)
+        let resolved = try Dictionary(uniqueKeysWithValues: names.map { (graph.values[try graph.resolveTensor($0)].name, $0) })
+        return try run(input, taps: names) { tensor, value in
+            if let key = resolved[tensor] { try tapHandlers[key]?(value) }
+        }
+    }
+
+    /// Runs the model on its first input and returns the wall time spent in each op type's
+    /// kernels (nanoseconds, summed over nodes; after graph passes, so a fused Conv counts its
+    /// fused nodes), or with `byNode` in each node (keyed by node name and output shape), for
+    /// finding where a forward pass goes.
+    public func profile(_ input: Tensor, byNode: Bool = false) throws -> [String: UInt64] {
+        guard let first = graph.inputs.first else { throw LafamError.invalidArgument("the model has no inputs to feed") }
+        let feeds = [graph.values[first].name: input]
+        let plan = try self.specialisation(for: try checkedShapes(feeds)).plan(keeping: Set(graph.outputs))
+        var times: [String: UInt64] = [:]
+        _ = try plan.run(feeds: try feedIndices(feeds), keep: Set(graph.outputs), pool: pool, onValue: nil) { node, ns in
+            let n = plan.graph.nodes[node]
+            var key = n.opType
+            if case .int(let g)? = n.attributes["group"], g > 1 { key += " (grouped)" }
+            if byNode { key = n.name + " " + (plan.graph.values[n.outputs[0]].facts?.shape?.shapeString ?? "") }
+            times[key, default: 0] += ns
+        }
+        return times
+    }
+
+    /// Checks every feed against the declared inputs and returns the concrete input shapes.
+    func checkedShapes(_ feeds: [String: Tensor]) throws -> [Int] {
+        var shapes: [Int] = []
+        for v in graph.inputs {
+            let declared = info(v)
+            guard let t = feeds[declared.name] else {
+                throw LafamError.invalidArgument("input '\(declared.name)' was not given; the model's inputs are \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+            }
+            guard t.dtype == declared.dtype else {
+                throw LafamError.invalidArgument("input '\(declared.name)' must be \(declared.dtype), got \(t.dtype)")
+            }
+            let fits = declared.shape.isEmpty || (declared.shape.count == t.rank && zip(declared.shape, t.shape).enumerated().allSatisfy { i, p in
+                // A fixed batch size may differ: the graph is then specialised to the given batch.
+                p.0.value == nil || p.0.value == p.1 || i == 0
+            })
+            guard fits else {
+                throw LafamError.invalidArgument("input '\(declared.name)' must have shape \(declared.shape.shapeString), got \(t.shape)")
+            }
+            shapes += [t.rank] + t.shape
+        }
+        for name in feeds.keys where !graph.inputs.contains(where: { graph.values[$0].name == name }) {
+            throw LafamError.invalidArgument("'\(name)' is not an input of the model; its inputs are \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+        }
+        return shapes
+    }
+
+    /// The graph specialised to concrete input shapes (`checkedShapes`), built once per distinct
+    /// shape and reused.
+    func specialisation(for shapes: [Int]) throws -> Specialisation {
+        if let s = specialisations.withLock({ $0[shapes] }) { return s }
+        var overrides: [String: [Dim]] = [:]
+        var i = 0
+        for v in graph.inputs {
+            let rank = shapes[i]
+            overrides[graph.values[v].name] = shapes[(i + 1)..<(i + 1 + rank)].map { .known($0) }
+            i += rank + 1
+        }
+        let specialisation = Specialisation(graph: try GraphBuilder.build(source, registry: registry, inputShapes: overrides),
+                                            passes: passes, memo: memo)
+        specialisations.withLock { cache in
+            // Each distinct input shape gets its own specialised graph; keep the few most recent.
+            if cache.count >= 8 { cache.removeAll() }
+            cache[shapes] = specialisation
+        }
+        return specialisation
+    }
+}
+
+/// Model-level facts from the ONNX file, for `inspect`.
+public struct ONNXModelInfo: Sendable {
+    public let irVersion: Int
+    public let opsets: [String: Int]
+    public let producer: String
+    public let graphName: String
+    public let metadata: [String: String]
+
+    init(_ m: ONNXModel) {
+        irVersion = m.irVersion
+        opsets = m.opsets
+        producer = [m.producerName, m.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")
+        graphName = m.graph.name
+        metadata = Dictionary(m.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+}

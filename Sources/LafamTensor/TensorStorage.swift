@@ -1,0 +1,62 @@
+// Moving elements between storages without looking at their type: gathers by index (layout ops
+// and their gradients) and concatenations (Concat, Where, joined batches).
+
+extension Tensor.Storage {
+    /// Elements at the given flat source indices; a negative index yields `fill`.
+    package func take(_ indices: [Int], fill: Double = 0) -> Tensor.Storage {
+        @inline(__always) func pick<T>(_ a: [T], _ zero: T) -> [T] {
+            indices.map { $0 >= 0 ? a[$0] : zero }
+        }
+        switch self {
+        case .float(let a): return .float(pick(a, Float(fill)))
+        case .double(let a): return .double(pick(a, fill))
+        case .int64(let a): return .int64(pick(a, Int64(exactly: fill.rounded(.towardZero)) ?? 0))
+        case .bool(let a): return .bool(pick(a, fill != 0))
+        case .string(let a): return .string(pick(a, ""))
+        }
+    }
+
+    /// Concatenation of `parts`, taking `blocks[k]` consecutive elements from part k in turn,
+    /// `repeats` times (concatenation along an axis of row-major tensors).
+    package static func interleave(_ parts: [Tensor.Storage], blocks: [Int], repeats: Int) -> Tensor.Storage {
+        func join<T>(_ arrays: [[T]]) -> [T] {
+            var out: [T] = []
+            out.reserveCapacity(blocks.reduce(0, +) * repeats)
+            for r in 0..<repeats {
+                for (k, a) in arrays.enumerated() where blocks[k] > 0 {
+                    out.append(contentsOf: a[(r * blocks[k])..<((r + 1) * blocks[k])])
+                }
+            }
+            return out
+        }
+        switch parts[0] {
+        case .float: return .float(join(parts.map { if case .float(let a) = $0 { return a }; return [] }))
+        case .int64: return .int64(join(parts.map { if case .int64(let a) = $0 { return a }; return [] }))
+        case .double: return .double(join(parts.map { if case .double(let a) = $0 { return a }; return [] }))
+        case .bool: return .bool(join(parts.map { if case .bool(let a) = $0 { return a }; return [] }))
+        case .string: return .string(join(parts.map { if case .string(let a) = $0 { return a }; return [] }))
+        }
+    }
+}
+
+extension Tensor {
+    /// Images `range` of the batch (axis 0).
+    package func images(_ range: Range<Int>) -> Tensor {
+        let per = count / max(1, shape[0]), r = (range.lowerBound * per)..<(range.upperBound * per)
+        let part: Storage
+        switch storage {
+        case .float(let a): part = .float(Array(a[r]))
+        case .double(let a): part = .double(Array(a[r]))
+        case .int64(let a): part = .int64(Array(a[r]))
+        case .bool(let a): part = .bool(Array(a[r]))
+        case .string(let a): part = .string(Array(a[r]))
+        }
+        return Tensor(shape: [range.count] + shape.dropFirst(), storage: part, dtype: dtype)
+    }
+
+    /// Parts of a batch joined along axis 0.
+    package init(joining parts: [Tensor]) {
+        let storage = Storage.interleave(parts.map(\.storage), blocks: parts.map(\.count), repeats: 1)
+        self.init(shape: [parts.map { $0.shape[0] }.reduce(0, +)] + parts[0].shape.dropFirst(), storage: storage, dtype: parts[0].dtype)
+    }
+}

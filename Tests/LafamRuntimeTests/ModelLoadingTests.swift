@@ -1,0 +1,73 @@
+import Foundation
+import LafamRuntime
+import LafamTestSupport
+import XCTest
+
+/// Loading variants (IR 3, external data, Constant-node weights, typed fields) and the
+/// validator's errors, on the models from tools/fixtures/make_model_fixtures.py.
+final class ModelLoadingTests: XCTestCase {
+    private func checkRuns(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try Model(path: Fixtures.path("models/\(name).onnx"))
+        let x = try Fixtures.tensor("models/\(name).input_0.npy")
+        let result = try model.run(x)
+        let expected = try Fixtures.tensor("models/\(name).output_0.npy")
+        XCTAssertNil(mismatch(result.outputs[model.outputs[0].name]!, expected), file: file, line: line)
+    }
+
+    func testIR3InitializersListedAsInputsAreConstants() throws {
+        let model = try Model(path: Fixtures.path("models/ir3_initializer_inputs.onnx"))
+        XCTAssertEqual(model.format.irVersion, 3)
+        XCTAssertEqual(model.inputs.map(\.name), ["x"])
+        try checkRuns("ir3_initializer_inputs")
+    }
+
+    func testExternalDataAtUnalignedOffsets() throws { try checkRuns("external_data") }
+    func testWeightsFromConstantNodes() throws { try checkRuns("constant_weights") }
+    func testTypedDataFields() throws { try checkRuns("typed_data") }
+
+    func testExternalDataOutsideTheModelFolderIsRejected() {
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/external_abs_path.onnx")),
+                               contains: ["'W'", "absolute path"])
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/external_dotdot.onnx")),
+                               contains: ["'W'", "'..' is not allowed"])
+    }
+
+    func testUnknownOpNamesOpNodeAndOpset() {
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/unknown_op.onnx")),
+                               contains: ["unsupported op 'FrobnicateX'", "node 'bad_node'", "opset 13"])
+    }
+
+    func testMissingInputIsNamed() {
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/missing_input.onnx")),
+                               contains: ["'ghost'", "node 'add'"])
+    }
+
+    func testCycleIsReported() {
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/cycle.onnx")), contains: ["cycle"])
+    }
+
+    func testRankMismatchIsCaughtBeforeRunning() {
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/rank_mismatch.onnx")),
+                               contains: ["(Conv)", "W must have rank 4"])
+    }
+
+    func testTypeMismatchIsCaughtBeforeRunning() {
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/type_mismatch.onnx")),
+                               contains: ["(Add)", "float32", "int64"])
+    }
+
+    func testMalformedFilesAreRejected() {
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/truncated.onnx")), contains: ["not a valid ONNX protobuf"])
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/not_onnx.onnx")), contains: ["cannot load model"])
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/does_not_exist.onnx")), contains: ["no such file"])
+        XCTAssertThrowsMessage(try Model(path: Fixtures.path("models")), contains: ["is a directory"])
+    }
+
+    func testFeedsAreChecked() throws {
+        let model = try Model(path: Fixtures.path("models/constant_weights.onnx"))
+        XCTAssertThrowsMessage(try model.run(Tensor(shape: [1, 5, 6, 6], repeating: 0)), contains: ["must have shape"])
+        XCTAssertThrowsMessage(try model.run(Tensor(shape: [1, 3, 6, 6], int64s: [Int64](repeating: 0, count: 108))),
+                               contains: ["must be float32"])
+        XCTAssertThrowsMessage(try model.run(["nope": Tensor(shape: [1], repeating: 0)]), contains: ["was not given"])
+    }
+}
