@@ -177,12 +177,85 @@ struct Reciprocal: Activation {
     func gradient(x: Float, y: Float, dy: Float) -> Float { -dy * y * y }
 }
 
-/// Floor and Ceil: piecewise constant, so their gradient is zero.
+/// Floor, Ceil and Round (half to even, as ONNX): piecewise constant, so their gradient is zero.
 struct Rounding: Activation {
     let rule: FloatingPointRoundingRule
-    var name: String { rule == .down ? "Floor" : "Ceil" }
+    var name: String { rule == .down ? "Floor" : rule == .up ? "Ceil" : "Round" }
     func callAsFunction(_ x: Float) -> Float { x.rounded(rule) }
     func gradient(x: Float, y: Float, dy: Float) -> Float { 0 }
+}
+
+/// −1, 0 or 1 (NaN stays NaN); its gradient is zero.
+struct Sign: Activation {
+    var name: String { "Sign" }
+    func callAsFunction(_ x: Float) -> Float { x > 0 ? 1 : x < 0 ? -1 : x.isNaN ? x : 0 }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { 0 }
+}
+
+struct Sine: Activation {
+    var name: String { "Sin" }
+    func callAsFunction(_ x: Float) -> Float { sin(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { dy * cos(x) }
+}
+
+struct Cosine: Activation {
+    var name: String { "Cos" }
+    func callAsFunction(_ x: Float) -> Float { cos(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { -dy * sin(x) }
+}
+
+struct Tangent: Activation {
+    var name: String { "Tan" }
+    func callAsFunction(_ x: Float) -> Float { tan(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { dy * (1 + y * y) }
+}
+
+struct ArcSine: Activation {
+    var name: String { "Asin" }
+    func callAsFunction(_ x: Float) -> Float { asin(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { dy / (1 - x * x).squareRoot() }
+}
+
+struct ArcCosine: Activation {
+    var name: String { "Acos" }
+    func callAsFunction(_ x: Float) -> Float { acos(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { -dy / (1 - x * x).squareRoot() }
+}
+
+struct ArcTangent: Activation {
+    var name: String { "Atan" }
+    func callAsFunction(_ x: Float) -> Float { atan(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { dy / (1 + x * x) }
+}
+
+struct HyperbolicSine: Activation {
+    var name: String { "Sinh" }
+    func callAsFunction(_ x: Float) -> Float { sinh(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { dy * cosh(x) }
+}
+
+struct HyperbolicCosine: Activation {
+    var name: String { "Cosh" }
+    func callAsFunction(_ x: Float) -> Float { cosh(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { dy * sinh(x) }
+}
+
+struct AreaHyperbolicSine: Activation {
+    var name: String { "Asinh" }
+    func callAsFunction(_ x: Float) -> Float { asinh(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { dy / (x * x + 1).squareRoot() }
+}
+
+struct AreaHyperbolicCosine: Activation {
+    var name: String { "Acosh" }
+    func callAsFunction(_ x: Float) -> Float { acosh(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { dy / (x * x - 1).squareRoot() }
+}
+
+struct AreaHyperbolicTangent: Activation {
+    var name: String { "Atanh" }
+    func callAsFunction(_ x: Float) -> Float { atanh(x) }
+    func gradient(x: Float, y: Float, dy: Float) -> Float { dy / (1 - x * x) }
 }
 
 /// ONNX Sigmoid, 1 / (1 + e^−x), shared by Sigmoid and SiLU.
@@ -219,5 +292,18 @@ extension OperatorRegistry {
         activation("Reciprocal") { _ in Reciprocal() }
         activation("Floor") { _ in Rounding(rule: .down) }
         activation("Ceil") { _ in Rounding(rule: .up) }
+        activation("Round") { _ in Rounding(rule: .toNearestOrEven) }
+        activation("Sign") { _ in Sign() }
+        activation("Sin") { _ in Sine() }
+        activation("Cos") { _ in Cosine() }
+        activation("Tan") { _ in Tangent() }
+        activation("Asin") { _ in ArcSine() }
+        activation("Acos") { _ in ArcCosine() }
+        activation("Atan") { _ in ArcTangent() }
+        activation("Sinh") { _ in HyperbolicSine() }
+        activation("Cosh") { _ in HyperbolicCosine() }
+        activation("Asinh") { _ in AreaHyperbolicSine() }
+        activation("Acosh") { _ in AreaHyperbolicCosine() }
+        activation("Atanh") { _ in AreaHyperbolicTangent() }
     }
 }
