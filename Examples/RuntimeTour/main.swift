@@ -21,20 +21,20 @@ do {
     // A batch of one deterministic input of the model's shape (symbolic dimensions made 1).
     let shape = input.shape.map { $0.value ?? 1 }
     var random = SplitMix64(seed: 1)
-    let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in random.normal() })
+    let x = try Tensor(shape: shape, floats: (0..<Sizes.elementCount(shape)).map { _ in random.normal() })
 
     // Run with a tap: the activation arrives as soon as it is computed.
     let result = try model.run(x, taps: [conv.name]) { name, value in
         print("tap \(name): \(value.shape)")
     }
-    let logits = result.outputs[output.name]!.floats
+    let logits = try result.outputs[output.name]!.floatValues()
     let top = logits.indices.max { logits[$0] < logits[$1] }!
     print("top class \(top), logit \(logits[top])")
 
     // Reverse-mode autodiff over the graph: d(top logit) / d(the tapped activation).
     let g = try model.gradients(x, target: .logit(classes: [top]), withRespectTo: [conv.name])
     let name = model.graph.values[conv.outputs[0]].name
-    let gradient = g.gradients[name]!.floats
+    let gradient = try g.gradients[name]!.floatValues()
     let norm = gradient.reduce(0) { $0 + $1 * $1 }.squareRoot()
     print("gradient of logit \(top) w.r.t. \(name): \(g.gradients[name]!.shape), L2 norm \(norm)")
 } catch {

@@ -14,18 +14,21 @@ void cic_set_error(char *error, size_t error_size, const char *format, ...) {
     va_end(args);
 }
 
-int cic_check_dimensions(const char *format_name, long width, long height,
+int cic_check_dimensions(const char *format_name, long width, long height, long max_pixels,
                          char *error, size_t error_size) {
+    long limit = max_pixels < CIC_MAX_PIXELS ? max_pixels : CIC_MAX_PIXELS;
+    if (limit < 1) limit = 1;
     if (width <= 0 || height <= 0) {
         cic_set_error(error, error_size, "%s image has invalid size %ldx%ld",
                       format_name, width, height);
         return 0;
     }
     /* Compare by division so the product cannot overflow. */
-    if (width > CIC_MAX_PIXELS / height) {
+    if (width > limit / height) {
         cic_set_error(error, error_size,
-                      "%s image is too large (%ldx%ld pixels; the limit is %ld pixels)",
-                      format_name, width, height, (long)CIC_MAX_PIXELS);
+                      "%s image is too large (%ldx%ld pixels; the limit is %ld pixels%s)",
+                      format_name, width, height, limit,
+                      limit < CIC_MAX_PIXELS ? ", from the memory budget" : "");
         return 0;
     }
     return 1;

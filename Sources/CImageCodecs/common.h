@@ -10,9 +10,9 @@ void cic_set_error(char *error, size_t error_size, const char *format, ...)
 
 /**
  * Checks width/height for a decoder: both positive and width * height within
- * CIC_MAX_PIXELS.  Returns 1 if acceptable, else 0 with a message in `error`.
+ * max_pixels and CIC_MAX_PIXELS.  Returns 1 if acceptable, else 0 with a message in `error`.
  */
-int cic_check_dimensions(const char *format_name, long width, long height,
+int cic_check_dimensions(const char *format_name, long width, long height, long max_pixels,
                          char *error, size_t error_size);
 
 #endif

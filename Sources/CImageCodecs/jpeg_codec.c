@@ -81,7 +81,7 @@ typedef struct cic_decode_state {
     unsigned char *row;    /* scratch row for CMYK */
 } cic_decode_state;
 
-int cic_jpeg_decode(const unsigned char *data, size_t size, cic_image *out,
+int cic_jpeg_decode(const unsigned char *data, size_t size, long max_pixels, cic_image *out,
                     char *error, size_t error_size) {
     out->pixels = NULL;
     out->width = 0;
@@ -134,7 +134,7 @@ int cic_jpeg_decode(const unsigned char *data, size_t size, cic_image *out,
         return 0;
     }
 
-    if (!cic_check_dimensions("JPEG", (long)s->cinfo.image_width, (long)s->cinfo.image_height,
+    if (!cic_check_dimensions("JPEG", (long)s->cinfo.image_width, (long)s->cinfo.image_height, max_pixels,
                               error, error_size)) {
         jpeg_destroy_decompress(&s->cinfo);
         free(s);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cic_png_decode(const unsigned char *data, size_t size, cic_image *out,
+int cic_png_decode(const unsigned char *data, size_t size, long max_pixels, cic_image *out,
                    char *error, size_t error_size) {
     out->pixels = NULL;
     out->width = 0;
@@ -28,7 +28,7 @@ int cic_png_decode(const unsigned char *data, size_t size, cic_image *out,
         png_image_free(&image);
         return 0;
     }
-    if (!cic_check_dimensions("PNG", (long)image.width, (long)image.height, error, error_size)) {
+    if (!cic_check_dimensions("PNG", (long)image.width, (long)image.height, max_pixels, error, error_size)) {
         png_image_free(&image);
         return 0;
     }

@@ -625,7 +625,7 @@ const ProtobufCEnumDescriptor onnx__attribute_proto__attribute_type__descriptor 
   onnx__attribute_proto__attribute_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[14] =
+static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[12] =
 {
   {
     "name",
@@ -688,18 +688,6 @@ static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[1
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "g",
-    6,
-    PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Onnx__AttributeProto, g),
-    &onnx__graph_proto__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "floats",
     7,
     PROTOBUF_C_LABEL_REPEATED,
@@ -748,18 +736,6 @@ static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[1
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "graphs",
-    11,
-    PROTOBUF_C_LABEL_REPEATED,
-    PROTOBUF_C_TYPE_MESSAGE,
-    offsetof(Onnx__AttributeProto, n_graphs),
-    offsetof(Onnx__AttributeProto, graphs),
-    &onnx__graph_proto__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "doc_string",
     13,
     PROTOBUF_C_LABEL_OPTIONAL,
@@ -797,27 +773,26 @@ static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[1
   },
 };
 static const unsigned onnx__attribute_proto__field_indices_by_name[] = {
-  11,   /* field[11] = doc_string */
+  9,   /* field[9] = doc_string */
   1,   /* field[1] = f */
-  6,   /* field[6] = floats */
-  5,   /* field[5] = g */
-  10,   /* field[10] = graphs */
+  5,   /* field[5] = floats */
   2,   /* field[2] = i */
-  7,   /* field[7] = ints */
+  6,   /* field[6] = ints */
   0,   /* field[0] = name */
-  13,   /* field[13] = ref_attr_name */
+  11,   /* field[11] = ref_attr_name */
   3,   /* field[3] = s */
-  8,   /* field[8] = strings */
+  7,   /* field[7] = strings */
   4,   /* field[4] = t */
-  9,   /* field[9] = tensors */
-  12,   /* field[12] = type */
+  8,   /* field[8] = tensors */
+  10,   /* field[10] = type */
 };
-static const ProtobufCIntRange onnx__attribute_proto__number_ranges[3 + 1] =
+static const ProtobufCIntRange onnx__attribute_proto__number_ranges[4 + 1] =
 {
   { 1, 0 },
-  { 13, 11 },
-  { 20, 12 },
-  { 0, 14 }
+  { 7, 5 },
+  { 13, 9 },
+  { 20, 10 },
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor onnx__attribute_proto__descriptor =
 {
@@ -827,10 +802,10 @@ const ProtobufCMessageDescriptor onnx__attribute_proto__descriptor =
   "Onnx__AttributeProto",
   "onnx",
   sizeof(Onnx__AttributeProto),
-  14,
+  12,
   onnx__attribute_proto__field_descriptors,
   onnx__attribute_proto__field_indices_by_name,
-  3,  onnx__attribute_proto__number_ranges,
+  4,  onnx__attribute_proto__number_ranges,
   (ProtobufCMessageInit) onnx__attribute_proto__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

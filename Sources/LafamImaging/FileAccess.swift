@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import LafamTensor
 
 /// Whole-file reads and atomic whole-file writes on top of POSIX calls, so
 /// error messages can say exactly which call failed and why (errno text).
@@ -14,34 +15,14 @@ enum FileAccess {
         String(cString: strerror(code))
     }
 
-    /// Reads a whole file. `what` names the file's role in messages ("image file").
+    /// Reads a whole regular file (`MappedFile`: no folders, FIFOs or devices; its size within
+    /// the memory budget). `what` names the file's role in messages ("image file").
     static func readAll(path: String, what: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let code = errno
-            var hint = ""
-            if code == ENOENT { hint = " (check the path)" } else if code == EACCES { hint = " (check the file's permissions)" }
-            throw ImagingError.io(path: path, message: "cannot open \(what) '\(path)': \(errnoText(code))\(hint)")
+        do {
+            return try MappedFile(path: path, what: what).array
+        } catch let e as FileReadError {
+            throw ImagingError.io(path: path, message: e.description)
         }
-        defer { close(fd) }
-        var info = stat()
-        if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
-            throw ImagingError.io(path: path, message: "cannot read \(what) '\(path)': it is a folder, not a file")
-        }
-        var bytes: [UInt8] = []
-        if info.st_size > 0 { bytes.reserveCapacity(Int(info.st_size)) }
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                throw ImagingError.io(path: path, message: "cannot read \(what) '\(path)': \(errnoText(code))")
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return bytes
     }
 
     /// The folder part of `path` ("." when there is none).
@@ -49,6 +30,28 @@ enum FileAccess {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let dir = String(path[..<slash])
         return dir.isEmpty ? "/" : dir
+    }
+
+    /// Removes the temporary files (`.NAME.tmp-PID-RANDOM`) that writers killed mid-write left in
+    /// `folder`: those whose process no longer exists. A live writer's are never touched.
+    static func removeStaleTemporaries(in folder: String) {
+        guard let dir = opendir(folder) else { return }
+        defer { closedir(dir) }
+        let own = getpid()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = temporaryOwner(name), pid != own, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink(folder + "/" + name)
+        }
+    }
+
+    /// The writer's process ID when `name` is one of `writeAtomically`'s temporary files.
+    static func temporaryOwner(_ name: String) -> pid_t? {
+        guard name.hasPrefix("."), let marker = name.ranges(of: ".tmp-").last else { return nil }
+        let parts = name[marker.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[1].isEmpty, parts[1].allSatisfy({ $0.isLetter || $0.isNumber }),
+              let pid = pid_t(parts[0]), pid > 0 else { return nil }
+        return pid
     }
 
     /// Writes `bytes` to `path` atomically: the data goes to a new temporary
@@ -67,6 +70,7 @@ enum FileAccess {
         let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         let prefix = path.lastIndex(of: "/").map { String(path[...$0]) } ?? ""
 
+        removeStaleTemporaries(in: dir)
         var fd: Int32 = -1
         var tempPath = ""
         for _ in 0..<16 {

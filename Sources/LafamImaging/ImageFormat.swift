@@ -1,4 +1,5 @@
 import CImageCodecs
+import LafamTensor
 
 /// The image file formats LafamImaging reads and writes.
 public enum ImageFormat: String, Sendable, CaseIterable {
@@ -31,11 +32,13 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     public func decode(_ bytes: [UInt8], path: String? = nil) throws -> RGBImage {
         var image = cic_image(pixels: nil, width: 0, height: 0)
         var message = [CChar](repeating: 0, count: Int(CIC_ERROR_SIZE))
+        // Decoders hold up to 4 bytes a pixel (RGBA rows, CMYK scanlines) before the RGB copy.
+        let maxPixels = MemoryBudget.current.bytes / 8
         let ok: Int32 = bytes.withUnsafeBufferPointer { buf in
             message.withUnsafeMutableBufferPointer { msg in
                 switch self {
-                case .png: return cic_png_decode(buf.baseAddress, buf.count, &image, msg.baseAddress, msg.count)
-                case .jpeg: return cic_jpeg_decode(buf.baseAddress, buf.count, &image, msg.baseAddress, msg.count)
+                case .png: return cic_png_decode(buf.baseAddress, buf.count, maxPixels, &image, msg.baseAddress, msg.count)
+                case .jpeg: return cic_jpeg_decode(buf.baseAddress, buf.count, maxPixels, &image, msg.baseAddress, msg.count)
                 }
             }
         }

@@ -1,3 +1,4 @@
+import LafamTensor
 /// Errors thrown by LafamImaging. Every case carries a complete, human-readable
 /// message saying what failed, where, and (when there is something to do) what
 /// to do about it; `description` returns that message.
@@ -13,7 +14,10 @@ public enum ImagingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A function was called with arguments it cannot work with.
     case invalidArgument(String)
 
-    public var description: String {
+    /// The message, one printable line (control characters from file-provided names escaped).
+    public var description: String { message.escapingControlCharacters }
+
+    private var message: String {
         switch self {
         case let .io(_, message), let .decode(_, message), let .encode(_, message),
              let .npy(_, message), let .invalidArgument(message):

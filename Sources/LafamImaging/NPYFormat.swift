@@ -88,8 +88,9 @@ enum NPYFormat {
         let dataStart = headerStart + headerLength
         let available = bytes.count - dataStart
         let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.size)
-        guard !overflow, needed <= available else {
-            throw fail("the file is truncated: shape \(shape) of \(descr) needs \(count * dtype.size) data bytes but only \(available) follow")
+        guard !overflow else { throw fail("the shape \(shape) of \(descr) needs more bytes than can be addressed") }
+        guard needed <= available else {
+            throw fail("the file is truncated: shape \(shape) of \(descr) needs \(needed) data bytes but only \(available) follow")
         }
 
         let data = bytes.withUnsafeBytes { raw in
@@ -298,8 +299,20 @@ struct PyLiteralParser {
         return pos < chars.count ? chars[pos] : nil
     }
 
+    /// Containers open around the value being parsed: a real header nests 2 deep (the dictionary
+    /// and the shape tuple); a hostile one could nest deep enough to overflow the stack.
+    private var depth = 0
+    private static let maxDepth = 16
+
     mutating func parseValue() throws -> PyValue {
         guard let c = peek() else { throw Failure(message: "unexpected end of header") }
+        if c == "{" || c == "(" || c == "[" {
+            guard depth < Self.maxDepth else {
+                throw Failure(message: "containers nested more than \(Self.maxDepth) deep at offset \(pos)")
+            }
+            depth += 1
+        }
+        defer { if c == "{" || c == "(" || c == "[" { depth -= 1 } }
         switch c {
         case "{":
             pos += 1

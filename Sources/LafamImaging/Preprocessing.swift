@@ -1,3 +1,5 @@
+import LafamTensor
+
 /// How an `RGBImage` becomes a model input tensor, following the LaFAM paper's
 /// torchvision pipeline:
 ///
@@ -87,6 +89,7 @@ public struct Preprocessing: Equatable, Hashable, Sendable {
     /// The full pipeline for one image: `width * height * 3` Floats in the
     /// configured layout and channel order (batch dimension 1).
     public func tensor(from image: RGBImage) throws -> [Float] {
+        try validate()
         var out = [Float](repeating: 0, count: width * height * 3)
         try fill(&out, offset: 0, from: image)
         return out
@@ -100,7 +103,9 @@ public struct Preprocessing: Equatable, Hashable, Sendable {
             throw ImagingError.invalidArgument("preprocessing: the batch is empty; pass at least one image")
         }
         let per = width * height * 3
-        var out = [Float](repeating: 0, count: per * images.count)
+        let total = try Sizes.product(per, images.count, "preprocessing: \(images.count) images of \(width)x\(height) overflow")
+        try MemoryBudget.current.check(count: total, width: 4, for: "preprocessing \(images.count) images to \(width)x\(height)")
+        var out = [Float](repeating: 0, count: total)
         for (n, image) in images.enumerated() {
             try fill(&out, offset: n * per, from: image)
         }
@@ -123,6 +128,12 @@ public struct Preprocessing: Equatable, Hashable, Sendable {
         guard width > 0, height > 0 else {
             throw ImagingError.invalidArgument("preprocessing: output size must be positive, got \(width)x\(height)")
         }
+        // The size comes from an option or the model's declared input: the float tensor, the
+        // resized image and the resampler's intermediate rows, within the memory budget.
+        guard let pixels = try? Sizes.product(of: [width, height, 3]) else {
+            throw ImagingError.invalidArgument("preprocessing: output size \(width)x\(height) is too large")
+        }
+        try MemoryBudget.current.check(count: pixels, width: 6, for: "preprocessing an image to \(width)x\(height)")
         guard scale.isFinite else {
             throw ImagingError.invalidArgument("preprocessing: scale must be a finite number, got \(scale)")
         }

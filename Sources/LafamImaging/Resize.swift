@@ -1,3 +1,5 @@
+import LafamTensor
+
 // PIL-compatible bilinear resizing of RGB8 images.
 //
 // This reproduces Pillow's `Image.resize(size, Image.BILINEAR)` for RGB
@@ -107,6 +109,11 @@ extension RGBImage {
         guard !isEmpty else {
             throw ImagingError.invalidArgument("resize: cannot resize an empty \(width)x\(height) image")
         }
+        // The output and the intermediate rows, sized by the caller: within the memory budget.
+        guard let bytes = try? Sizes.product(of: [outWidth, max(outHeight, height), 3]) else {
+            throw ImagingError.invalidArgument("resize: target size \(outWidth)x\(outHeight) is too large")
+        }
+        try MemoryBudget.current.check(count: bytes, width: 2, for: "resizing an image to \(outWidth)x\(outHeight)")
         let needHorizontal = outWidth != width
         let needVertical = outHeight != height
         if !needHorizontal && !needVertical { return self }

@@ -7,12 +7,12 @@ extension Tensor {
     /// int32 and uint8 tensors).
     public init(_ array: NPYArray) {
         switch array.data {
-        case .float32(let v): self.init(shape: array.shape, floats: v)
-        case .float64(let v): self.init(shape: array.shape, doubles: v)
-        case .int64(let v): self.init(shape: array.shape, int64s: v)
-        case .int32(let v): self.init(shape: array.shape, storage: .int64(v.map { Int64($0) }), dtype: .int32)
-        case .uint8(let v): self.init(shape: array.shape, storage: .int64(v.map { Int64($0) }), dtype: .uint8)
-        case .bool(let v): self.init(shape: array.shape, bools: v)
+        case .float32(let v): self.init(uncheckedShape: array.shape, floats: v)
+        case .float64(let v): self.init(uncheckedShape: array.shape, doubles: v)
+        case .int64(let v): self.init(uncheckedShape: array.shape, int64s: v)
+        case .int32(let v): self.init(uncheckedShape: array.shape, storage: .int64(v.map { Int64($0) }), dtype: .int32)
+        case .uint8(let v): self.init(uncheckedShape: array.shape, storage: .int64(v.map { Int64($0) }), dtype: .uint8)
+        case .bool(let v): self.init(uncheckedShape: array.shape, bools: v)
         }
     }
 }
@@ -41,6 +41,6 @@ extension NPYArray {
 extension Preprocessing {
     /// `image` as a batch of one, of shape `shape(batch: 1)`, ready to feed to the model.
     public func tensor(_ image: RGBImage) throws -> Tensor {
-        Tensor(shape: shape(batch: 1), floats: try tensor(from: image))
+        Tensor(uncheckedShape: shape(batch: 1), floats: try tensor(from: image))
     }
 }

@@ -3,33 +3,29 @@ import Foundation
 import LafamTensor
 
 /// Reads an ONNX file with libprotobuf-c (code generated from `tools/onnx.proto`) into an
-/// `ONNXModel`. External data files are resolved relative to the model's folder; absolute paths
-/// and `..` components are rejected so that a model cannot read files outside its folder.
+/// `ONNXModel`. Only regular files are read (`MappedFile`); external data files are resolved to
+/// their real path, which must lie inside the model's real folder (symbolic links included); every
+/// tensor's size is checked and held to the memory budget in force.
 public enum ONNXReader {
     public static func read(path: String) throws -> ONNXModel {
-        let url = URL(fileURLWithPath: path)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw LafamError.modelFile(path: path, reason: "no such file")
-        }
-        guard !isDir.boolValue else {
-            throw LafamError.modelFile(path: path, reason: "is a directory, expected an .onnx file")
-        }
-        let bytes: Data
+        let file: MappedFile
         do {
-            bytes = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw LafamError.modelFile(path: path, reason: "not readable (\(error.localizedDescription))")
+            file = try MappedFile(path: path, what: "model")
+        } catch let e as FileReadError {
+            throw LafamError.modelFile(path: path, reason: e.explanation)
         }
-        return try parse(bytes, path: path, baseDirectory: url.deletingLastPathComponent().path)
+        return try parse(file.bytes, path: path, baseDirectory: (path as NSString).deletingLastPathComponent)
     }
 
-    /// Parses serialized ModelProto bytes. `baseDirectory` is where external data is looked up.
-    public static func parse(_ bytes: Data, path: String, baseDirectory: String) throws -> ONNXModel {
-        guard !bytes.isEmpty else { throw LafamError.modelFile(path: path, reason: "the file is empty") }
-        let message: UnsafeMutablePointer<Onnx__ModelProto>? = bytes.withUnsafeBytes { raw in
-            onnx__model_proto__unpack(nil, raw.count, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        }
+    /// Parses serialized ModelProto bytes. `baseDirectory` is where external data is looked up
+    /// (nil: the model may not refer to external data, as for a model held in memory).
+    public static func parse(_ bytes: Data, path: String, baseDirectory: String?) throws -> ONNXModel {
+        try bytes.withUnsafeBytes { try parse($0, path: path, baseDirectory: baseDirectory) }
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, path: String, baseDirectory: String?) throws -> ONNXModel {
+        guard bytes.count > 0, let base = bytes.baseAddress else { throw LafamError.modelFile(path: path, reason: "the file is empty") }
+        let message = onnx__model_proto__unpack(nil, bytes.count, base.assumingMemoryBound(to: UInt8.self))
         guard let message else {
             throw LafamError.modelFile(path: path, reason: "not a valid ONNX protobuf (truncated or another format)")
         }
@@ -43,18 +39,24 @@ public enum ONNXReader {
             guard let set else { continue }
             var domain = string(set.pointee.domain)
             if domain == "ai.onnx" { domain = "" }
-            opsets[domain] = Int(set.pointee.version)
+            let version = Int(set.pointee.version)
+            guard version >= 1 else {
+                throw LafamError.modelFile(path: path, reason: "it imports opset \(version) of domain \(domain.isEmpty ? "ai.onnx" : domain); opset versions start at 1")
+            }
+            opsets[domain] = version
         }
         let irVersion = proto.has_ir_version != 0 ? Int(proto.ir_version) : 0
         // IR 3 and later must declare opsets; earlier files implied opset 1.
         if opsets[""] == nil && irVersion < 3 { opsets[""] = 1 }
+
         var metadata: [(key: String, value: String)] = []
         for entry in buffer(proto.metadata_props, proto.n_metadata_props) {
             guard let entry else { continue }
             metadata.append((string(entry.pointee.key), string(entry.pointee.value)))
         }
         let external = ExternalData(baseDirectory: baseDirectory)
-        return ONNXModel(
+        var budget = WeightBudget()
+        let model = ONNXModel(
             irVersion: irVersion,
             opsets: opsets,
             producerName: string(proto.producer_name),
@@ -63,27 +65,35 @@ public enum ONNXReader {
             modelVersion: proto.has_model_version != 0 ? Int(proto.model_version) : 0,
             docString: string(proto.doc_string),
             metadata: metadata,
-            graph: try readGraph(graph.pointee, external: external)
+            graph: try readGraph(graph.pointee, external: external, budget: &budget)
         )
+        // Every domain a node uses must be imported, with its opset version.
+        for node in model.graph.nodes where model.opsets[node.domain] == nil {
+            let domain = node.domain.isEmpty ? "ai.onnx" : node.domain
+            throw LafamError.modelFile(path: path, reason: "node '\(node.name)' uses domain \(domain), but the model imports no opset of it")
+        }
+        return model
     }
 
     /// Reads a file holding one serialized TensorProto (as ONNX's test data sets do). Returns
     /// the tensor in lafam's compute type and the element type code stored in the file.
     public static func readTensorFile(path: String) throws -> (tensor: Tensor, elemType: Int) {
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw LafamError.invalidArgument("cannot read tensor file '\(path)'")
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path, what: "tensor file")
+        } catch let e as FileReadError {
+            throw LafamError.invalidArgument(e.description)
         }
-        let message: UnsafeMutablePointer<Onnx__TensorProto>? = bytes.withUnsafeBytes { raw in
-            onnx__tensor_proto__unpack(nil, raw.count, raw.bindMemory(to: UInt8.self).baseAddress)
-        }
+        let message = onnx__tensor_proto__unpack(nil, file.bytes.count, file.bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
         guard let message else { throw LafamError.invalidArgument("'\(path)' is not a serialized TensorProto") }
         defer { onnx__tensor_proto__free_unpacked(message, nil) }
         let code = message.pointee.has_data_type != 0 ? Int(message.pointee.data_type) : 0
         let external = ExternalData(baseDirectory: (path as NSString).deletingLastPathComponent)
-        return (try readTensor(message.pointee, external: external), code)
+        var budget = WeightBudget()
+        return (try readTensor(message.pointee, external: external, budget: &budget), code)
     }
 
-    private static func readGraph(_ g: Onnx__GraphProto, external: ExternalData) throws -> ONNXGraph {
+    private static func readGraph(_ g: Onnx__GraphProto, external: ExternalData, budget: inout WeightBudget) throws -> ONNXGraph {
         var initializers: [String: Tensor] = [:]
         var order: [String] = []
         for t in buffer(g.initializer, g.n_initializer) {
@@ -91,14 +101,14 @@ public enum ONNXReader {
             let name = string(t.pointee.name)
             guard !name.isEmpty else { throw LafamError.invalidGraph("an initializer has no name") }
             guard initializers[name] == nil else { throw LafamError.invalidGraph("initializer '\(name)' is defined twice") }
-            initializers[name] = try readTensor(t.pointee, external: external)
+            initializers[name] = try readTensor(t.pointee, external: external, budget: &budget)
             order.append(name)
         }
         var nodes: [ONNXNode] = []
         nodes.reserveCapacity(g.n_node)
         for n in buffer(g.node, g.n_node) {
             guard let n else { continue }
-            nodes.append(try readNode(n.pointee, index: nodes.count, external: external))
+            nodes.append(try readNode(n.pointee, index: nodes.count, external: external, budget: &budget))
         }
         return ONNXGraph(
             name: string(g.name),
@@ -111,7 +121,7 @@ public enum ONNXReader {
         )
     }
 
-    private static func readNode(_ n: Onnx__NodeProto, index: Int, external: ExternalData) throws -> ONNXNode {
+    private static func readNode(_ n: Onnx__NodeProto, index: Int, external: ExternalData, budget: inout WeightBudget) throws -> ONNXNode {
         let opType = string(n.op_type)
         let outputs = buffer(n.output, n.n_output).map { string($0) }
         var name = string(n.name)
@@ -123,7 +133,7 @@ public enum ONNXReader {
             guard let a else { continue }
             let attrName = string(a.pointee.name)
             do {
-                attributes[attrName] = try readAttribute(a.pointee, external: external)
+                attributes[attrName] = try readAttribute(a.pointee, external: external, budget: &budget)
             } catch let LafamError.invalidTensor(_, reason) {
                 throw LafamError.invalidNode(node: name, opType: opType, reason: "attribute '\(attrName)': \(reason)")
             }
@@ -138,7 +148,7 @@ public enum ONNXReader {
         )
     }
 
-    private static func readAttribute(_ a: Onnx__AttributeProto, external: ExternalData) throws -> ONNXAttribute {
+    private static func readAttribute(_ a: Onnx__AttributeProto, external: ExternalData, budget: inout WeightBudget) throws -> ONNXAttribute {
         var type = Int(a.type.rawValue)
         // Writers before IR 2 left `type` unset; infer it from the field that is present.
         if a.has_type == 0 || type == 0 {
@@ -152,7 +162,7 @@ public enum ONNXReader {
         case 3: return .string(string(a.s))
         case 4:
             guard let t = a.t else { throw LafamError.invalidTensor(name: string(a.name), reason: "tensor attribute without a tensor") }
-            return .tensor(try readTensor(t.pointee, external: external))
+            return .tensor(try readTensor(t.pointee, external: external, budget: &budget))
         case 6: return .floats(Array(UnsafeBufferPointer(start: a.floats, count: a.n_floats)))
         case 7: return .ints(UnsafeBufferPointer(start: a.ints, count: a.n_ints).map { Int($0) })
         case 8: return .strings(UnsafeBufferPointer(start: a.strings, count: a.n_strings).map { string($0) })
@@ -187,15 +197,18 @@ public enum ONNXReader {
 
     // MARK: tensors
 
-    static func readTensor(_ t: Onnx__TensorProto, external: ExternalData) throws -> Tensor {
+    static func readTensor(_ t: Onnx__TensorProto, external: ExternalData, budget: inout WeightBudget) throws -> Tensor {
         let name = string(t.name)
         let dims = UnsafeBufferPointer(start: t.dims, count: t.n_dims).map { Int($0) }
-        guard dims.allSatisfy({ $0 >= 0 }) else {
-            throw LafamError.invalidTensor(name: name, reason: "negative dimension in \(dims)")
+        let count: Int
+        do {
+            count = try Sizes.elementCount(dims)
+        } catch let e as TensorError {
+            throw LafamError.invalidTensor(name: name, reason: e.reason)
         }
-        let count = Tensor.count(of: dims)
         let code = t.has_data_type != 0 ? Int(t.data_type) : 0
         let decoder = try ElementDecoder(code: code, tensor: name)
+        try budget.add(count: count, for: name, dims: dims)
         if t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL {
             var entries: [String: String] = [:]
             for e in buffer(t.external_data, t.n_external_data) {
@@ -209,6 +222,20 @@ public enum ONNXReader {
             return try decoder.decode(raw: raw, shape: dims, count: count)
         }
         return try decoder.decodeTyped(t, shape: dims, count: count)
+    }
+
+    /// The memory the model's tensors take as they are read: each tensor, and all of them
+    /// together, within the budget in force.
+    struct WeightBudget {
+        private var total = 0
+
+        mutating func add(count: Int, for name: String, dims: [Int]) throws {
+            // Elements are stored 8 bytes wide at most (float64, int64; strings are counted alike).
+            let budget = MemoryBudget.current
+            try budget.check(count: count, width: 8, for: "tensor '\(name)' of shape \(dims)")
+            total = try Sizes.sum(total, count * 8, "the model's tensors overflow")
+            try budget.check(total, for: "the model's tensors (up to '\(name)')")
+        }
     }
 
     // MARK: C helpers

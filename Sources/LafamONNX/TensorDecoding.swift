@@ -32,8 +32,9 @@ struct ElementDecoder {
         guard dtype != .string else {
             throw LafamError.invalidTensor(name: tensor, reason: "string elements must be in string_data, not raw or external bytes")
         }
-        guard raw.count == count * width else {
-            throw LafamError.invalidTensor(name: tensor, reason: "holds \(raw.count) bytes, but shape \(shape) of \(dtype) needs \(count * width)")
+        let needed = try Sizes.bytes(count: count, width: width)
+        guard raw.count == needed else {
+            throw LafamError.invalidTensor(name: tensor, reason: "holds \(raw.count) bytes, but shape \(shape) of \(dtype) needs \(needed)")
         }
         func load<T>(_: T.Type) -> [T] { (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * width, as: T.self) } }
         let storage: Tensor.Storage
@@ -56,7 +57,7 @@ struct ElementDecoder {
         case .bool: storage = .bool(raw.map { $0 != 0 })
         case .string: preconditionFailure("handled above")
         }
-        return Tensor(shape: shape, storage: storage, dtype: dtype)
+        return Tensor(uncheckedShape: shape, storage: storage, dtype: dtype)
     }
 
     /// Decodes the typed repeated fields (`float_data`, `int32_data`, `int64_data`, …); types
@@ -85,7 +86,7 @@ struct ElementDecoder {
         default: storage = .int64(try checked(t.int32_data, t.n_int32_data, "int32_data").map { Int64($0) })
         }
         // int32_data holds narrow integers as int32 values; conforming wraps any stray high bits.
-        return Tensor(shape: shape, storage: storage).conformed(to: dtype)
+        return Tensor(uncheckedShape: shape, storage: storage).conformed(to: dtype)
     }
 
     private static func bfloat16(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }

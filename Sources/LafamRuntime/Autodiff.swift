@@ -39,6 +39,10 @@ extension Model {
 
     /// `gradients(_:target:withRespectTo:)` with every graph input fed by name.
     public func gradients(_ feeds: [String: Tensor], target: GradientTarget, withRespectTo names: [String]) throws -> GradientResult {
+        try MemoryBudget.$current.withValue(options.memoryBudget) { try computeGradients(feeds, target: target, withRespectTo: names) }
+    }
+
+    private func computeGradients(_ feeds: [String: Tensor], target: GradientTarget, withRespectTo names: [String]) throws -> GradientResult {
         // The path is found on the specialised graph as written; the forward pass runs a plan
         // whose rewrites keep every value the gradient rules read.
         let specialisation = try self.specialisation(for: try checkedShapes(feeds))
@@ -96,7 +100,7 @@ extension Model {
         for v in wrt {
             let name = g.values[v].name
             result.values[name] = values[v]
-            result.gradients[name] = grads[v] ?? values[v].map { Tensor(shape: $0.shape, repeating: 0) }
+            result.gradients[name] = grads[v] ?? values[v].map { Tensor(uncheckedShape: $0.shape, repeating: 0) }
         }
         return result
     }
@@ -147,7 +151,7 @@ extension Model {
                     for j in 0..<width { seed[b * width + j] = pc * ((j == chosen[b] ? 1 : 0) - e[j] / total) }
                 }
             }
-            return ([ids[0]: Tensor(shape: y.shape, floats: seed)], chosen)
+            return ([ids[0]: Tensor(uncheckedShape: y.shape, floats: seed)], chosen)
         case .element(_, let index):
             let inner = Array(y.shape.dropFirst())
             guard index.count == inner.count, zip(index, inner).allSatisfy({ $0 >= 0 && $0 < $1 }) else {
@@ -156,7 +160,7 @@ extension Model {
             let offset = zip(index, Tensor.strides(of: inner)).reduce(0) { $0 + $1.0 * $1.1 }
             var seed = [Float](repeating: 0, count: y.count)
             for b in 0..<y.shape[0] { seed[b * inner.reduce(1, *) + offset] = 1 }
-            return ([ids[0]: Tensor(shape: y.shape, floats: seed)], nil)
+            return ([ids[0]: Tensor(uncheckedShape: y.shape, floats: seed)], nil)
         case .cosineSimilarity(_, let reference):
             let rows = y.shape[0], width = y.count / max(rows, 1)
             guard reference.count == width || reference.count == rows * width else {
@@ -173,7 +177,7 @@ extension Model {
                 // d cos / d e = r / (|e||r|) − cos · e / |e|².
                 for j in 0..<width { seed[b * width + j] = Float(ref[j] / (ne * nr) - cosine * e[j] / (ne * ne)) }
             }
-            return ([ids[0]: Tensor(shape: y.shape, floats: seed)], nil)
+            return ([ids[0]: Tensor(uncheckedShape: y.shape, floats: seed)], nil)
         case .seeds(let seeds):
             var out: [Int: Tensor] = [:]
             for (k, name) in seeds.keys.sorted().enumerated() {
@@ -191,7 +195,7 @@ extension Model {
 /// Elementwise sum of two gradients of one value (so of the same shape).
 private func accumulate(_ a: Tensor, _ b: Tensor) -> Tensor {
     let x = a.floats, y = b.floats
-    return Tensor(shape: a.shape, floats: [Float](unsafeUninitializedCapacity: x.count) { sum, initialized in
+    return Tensor(uncheckedShape: a.shape, floats: [Float](unsafeUninitializedCapacity: x.count) { sum, initialized in
         for i in 0..<x.count { sum[i] = x[i] + y[i] }
         initialized = x.count
     })

@@ -21,6 +21,30 @@ struct ExecutionPlan: Sendable {
         lastUse = last
     }
 
+    /// The most bytes of values alive at once while the plan runs keeping `keep`, and the node
+    /// where that is reached: what the memory budget is held to before a run starts. Graph inputs
+    /// count, constants do not (they are part of the loaded model), and a value whose size is not
+    /// known statically counts nothing here (its kernel holds itself to the budget).
+    func peak(keep: Set<Int>) -> (bytes: Int, node: Int?) {
+        func bytes(_ v: Int) -> Int {
+            guard let f = graph.values[v].facts, f.constant == nil, let shape = f.shape?.concrete else { return 0 }
+            guard let count = try? Sizes.elementCount(shape), let b = try? Sizes.bytes(count: count, width: f.dtype.storageWidth) else { return .max }
+            return b
+        }
+        func adding(_ a: Int, _ b: Int) -> Int { a.addingReportingOverflow(b).overflow ? .max : a + b }
+        let inputs = Set(graph.inputs)
+        var live = graph.inputs.reduce(0) { adding($0, bytes($1)) }
+        var peak = live, at: Int? = nil
+        for (s, n) in steps.enumerated() {
+            let node = graph.nodes[n]
+            live = node.outputs.reduce(live) { adding($0, bytes($1)) }
+            if live > peak { (peak, at) = (live, n) }
+            guard live != .max else { break }
+            for v in Set(node.inputs.compactMap { $0 }) where lastUse[v] == s && !keep.contains(v) && !inputs.contains(v) { live -= bytes(v) }
+        }
+        return (peak, at)
+    }
+
     /// - Parameters:
     ///   - feeds: a tensor for every graph input, by value index.
     ///   - keep: value indices to return (graph outputs and taps); none of them is hidden by a rewrite.
@@ -86,6 +110,9 @@ final class Specialisation: Sendable {
         if let plan = plans.withLock({ $0[key] }) { return plan }
         let rewritten = try GraphPass.run(passes, on: graph, context: PassContext(graph: graph, protecting: protected, memo: memo))
         let plan = ExecutionPlan(graph: rewritten)
+        let (peak, node) = plan.peak(keep: keep)
+        try MemoryBudget.current.check(peak, for: "a run on inputs of shape " + graph.inputs.map { graph.values[$0].facts?.shape?.shapeString ?? "?" }
+            .joined(separator: ", ") + (node.map { ", with the values alive at node '\(rewritten.nodes[$0].name)',"} ?? ","))
         plans.withLock { cache in
             // Each distinct set of kept values (taps, a gradient's path) gets its own plan; keep the few most recent.
             if cache.count >= 8 { cache.removeAll() }

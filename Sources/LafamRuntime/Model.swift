@@ -45,14 +45,27 @@ public final class Model: Sendable {
 
     /// Parses, validates and infers `path` (and its external data files).
     /// - Parameter registry: the ops to bind nodes to (`OperatorRegistry.standard` plus your own).
-    public init(path: String, options: ModelOptions = ModelOptions(), registry: OperatorRegistry = .standard) throws {
+    public convenience init(path: String, options: ModelOptions = ModelOptions(), registry: OperatorRegistry = .standard) throws {
+        let source = try MemoryBudget.$current.withValue(options.memoryBudget) { try ONNXReader.read(path: path) }
+        try self.init(source: source, path: path, options: options, registry: registry)
+    }
+
+    /// A model from the bytes of an ONNX file held in memory (it may not refer to external data);
+    /// `name` stands for the path in messages.
+    public convenience init(data: Data, name: String = "<model in memory>", options: ModelOptions = ModelOptions(),
+                            registry: OperatorRegistry = .standard) throws {
+        let source = try MemoryBudget.$current.withValue(options.memoryBudget) { try ONNXReader.parse(data, path: name, baseDirectory: nil) }
+        try self.init(source: source, path: name, options: options, registry: registry)
+    }
+
+    private init(source: ONNXModel, path: String, options: ModelOptions, registry: OperatorRegistry) throws {
         self.path = path
         self.options = options
         self.registry = registry
+        self.source = source
         passes = try options.passes(from: GraphPass.standard)
         pool = KernelPool(threads: options.threads)
-        source = try ONNXReader.read(path: path)
-        graph = try GraphBuilder.build(source, registry: registry)
+        graph = try MemoryBudget.$current.withValue(options.memoryBudget) { try GraphBuilder.build(source, registry: registry) }
         format = ONNXModelInfo(source)
         isBatchSeparable = graph.isBatchSeparable
     }
@@ -83,8 +96,10 @@ public final class Model: Sendable {
     /// (see `Graph.resolveTensor`); their values are returned and, as each is computed, passed to
     /// `onTap` with the resolved tensor name.
     public func run(_ feeds: [String: Tensor], taps: [String] = [], onTap: ((String, Tensor) throws -> Void)? = nil) throws -> RunResult {
-        if onTap == nil, let result = try runSplittingBatch(feeds, taps: taps) { return result }
-        return try runWhole(feeds, taps: taps, onTap: onTap)
+        try MemoryBudget.$current.withValue(options.memoryBudget) {
+            if onTap == nil, let result = try runSplittingBatch(feeds, taps: taps) { return result }
+            return try runWhole(feeds, taps: taps, onTap: onTap)
+        }
     }
 
     func runWhole(_ feeds: [String: Tensor], taps: [String], onTap: ((String, Tensor) throws -> Void)?) throws -> RunResult {
@@ -126,7 +141,10 @@ public final class Model: Sendable {
     public func profile(_ input: Tensor, byNode: Bool = false) throws -> [String: UInt64] {
         guard let first = graph.inputs.first else { throw LafamError.invalidArgument("the model has no inputs to feed") }
         let feeds = [graph.values[first].name: input]
-        let plan = try self.specialisation(for: try checkedShapes(feeds)).plan(keeping: Set(graph.outputs))
+        return try MemoryBudget.$current.withValue(options.memoryBudget) { try profile(feeds, plan: try self.specialisation(for: try checkedShapes(feeds)).plan(keeping: Set(graph.outputs)), byNode: byNode) }
+    }
+
+    private func profile(_ feeds: [String: Tensor], plan: ExecutionPlan, byNode: Bool) throws -> [String: UInt64] {
         var times: [String: UInt64] = [:]
         _ = try plan.run(feeds: try feedIndices(feeds), keep: Set(graph.outputs), pool: pool, onValue: nil) { node, ns in
             let n = plan.graph.nodes[node]
@@ -136,6 +154,12 @@ public final class Model: Sendable {
             times[key, default: 0] += ns
         }
         return times
+    }
+
+    /// Checks feeds against the declared inputs (every input given, element types and shapes;
+    /// a fixed batch size may differ) without running anything: what `run` checks first.
+    public func checkInputs(_ feeds: [String: Tensor]) throws {
+        _ = try checkedShapes(feeds)
     }
 
     /// Checks every feed against the declared inputs and returns the concrete input shapes.

@@ -9,10 +9,15 @@ public struct ModelOptions: Sendable {
     /// Graph passes not to run, by name (`GraphPass.standard`: `fold-channel-affine`, `fuse-silu`,
     /// `fuse-conv-output-pass`, `winograd`), e.g. to measure what one gains.
     public var disabledPasses: Set<String>
+    /// What loading and running may allocate for tensors sized by the model or its inputs
+    /// (`MemoryBudget`; default: half the physical memory). A run whose live values would
+    /// exceed it at some node is refused before it starts, naming the node.
+    public var memoryBudget: MemoryBudget
 
-    public init(threads: Int? = nil, disabledPasses: Set<String> = []) {
+    public init(threads: Int? = nil, disabledPasses: Set<String> = [], memoryBudget: MemoryBudget = .default) {
         self.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         self.disabledPasses = disabledPasses
+        self.memoryBudget = memoryBudget
     }
 
     /// The passes these options run, in order; unknown names and thread counts below 1 are refused.

@@ -21,8 +21,14 @@ public enum LafamError: Error, CustomStringConvertible, Equatable, Sendable {
     case ambiguousName(String, matches: [String])
     /// A caller-supplied value (input tensor, option) is not acceptable.
     case invalidArgument(String)
+    /// Something sized by the model or an input would need more memory than the budget allows
+    /// (`MemoryBudget`); `bytes` is `Int.max` when the size itself overflows.
+    case overMemoryBudget(what: String, bytes: Int, budget: Int)
 
-    public var description: String {
+    /// The message, one printable line (control characters from file-provided names escaped).
+    public var description: String { message.escapingControlCharacters }
+
+    private var message: String {
         switch self {
         case let .modelFile(path, reason):
             return "cannot load model '\(path)': \(reason)"
@@ -46,6 +52,10 @@ public enum LafamError: Error, CustomStringConvertible, Equatable, Sendable {
             return "'\(name)' matches \(matches.count) nodes: \(shown)\(more); give more of the name"
         case let .invalidArgument(message):
             return message
+        case let .overMemoryBudget(what, bytes, budget):
+            let need = bytes == .max ? "more memory than can be addressed" : Sizes.describe(bytes: bytes)
+            return "\(what) would need \(need), more than the memory budget of \(Sizes.describe(bytes: budget)); "
+                + "raise the budget (ModelOptions.memoryBudget) if the machine has the memory"
         }
     }
 }

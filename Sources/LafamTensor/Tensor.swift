@@ -49,6 +49,17 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// Bytes one element takes in lafam's storage (integers are held as Int64, float16 and
+    /// bfloat16 as Float; a string counts as its 16-byte reference).
+    public var storageWidth: Int {
+        switch storageClass {
+        case .float: return 4
+        case .double, .int64: return 8
+        case .bool: return 1
+        case .string: return 16
+        }
+    }
+
     public var isFloatingPoint: Bool { storageClass == .float || storageClass == .double }
     public var isInteger: Bool { storageClass == .int64 }
     public var isUnsigned: Bool { [.uint8, .uint16, .uint32, .uint64].contains(self) }
@@ -102,13 +113,42 @@ public struct Tensor: Sendable {
         }
     }
 
-    public var shape: [Int]
+    public private(set) var shape: [Int]
     public private(set) var storage: Storage
     public private(set) var dtype: DType
 
     /// A tensor of `dtype` (by default the storage's natural type: float32, float64, int64, bool
-    /// or string). The elements must already be values of `dtype`; `conformed(to:)` makes them so.
-    public init(shape: [Int], storage: Storage, dtype: DType? = nil) {
+    /// or string) holding `storage`'s elements, which must already be values of `dtype`. Throws
+    /// when the shape is invalid or does not match the element count, or when `dtype` does not
+    /// live in this storage (float16 and bfloat16 in `.float`, every integer type in `.int64`).
+    public init(shape: [Int], storage: Storage, dtype: DType? = nil) throws {
+        let type = dtype ?? storage.naturalType
+        let count = try Sizes.elementCount(shape)
+        guard count == storage.count else {
+            throw TensorError("shape \(shape) holds \(count) elements, but \(storage.count) were given")
+        }
+        guard type.storageClass == storage.storageClass else {
+            throw TensorError("\(type) elements cannot be held in \(storage.naturalType) storage")
+        }
+        self.init(uncheckedShape: shape, storage: storage, dtype: type)
+    }
+
+    public init(shape: [Int], floats: [Float]) throws { try self.init(shape: shape, storage: .float(floats)) }
+    public init(shape: [Int], doubles: [Double]) throws { try self.init(shape: shape, storage: .double(doubles)) }
+    public init(shape: [Int], int64s: [Int64]) throws { try self.init(shape: shape, storage: .int64(int64s)) }
+    public init(shape: [Int], bools: [Bool]) throws { try self.init(shape: shape, storage: .bool(bools)) }
+    public init(shape: [Int], strings: [String]) throws { try self.init(shape: shape, storage: .string(strings)) }
+
+    /// A float32 tensor of `shape` filled with `value`; its size is held to the memory budget.
+    public init(shape: [Int], repeating value: Float) throws {
+        let count = try Sizes.elementCount(shape)
+        try MemoryBudget.current.check(count: count, width: 4, for: "a tensor of shape \(shape)")
+        self.init(uncheckedShape: shape, floats: [Float](repeating: value, count: count))
+    }
+
+    /// lafam's own construction of a tensor whose shape and elements it computed together: a
+    /// mismatch is a bug in lafam, so it stops the program.
+    package init(uncheckedShape shape: [Int], storage: Storage, dtype: DType? = nil) {
         self.shape = shape
         self.storage = storage
         self.dtype = dtype ?? storage.naturalType
@@ -116,55 +156,91 @@ public struct Tensor: Sendable {
         precondition(self.dtype.storageClass == storage.storageClass, "\(self.dtype) elements cannot live in \(storage.naturalType) storage")
     }
 
-    public init(shape: [Int], floats: [Float]) { self.init(shape: shape, storage: .float(floats)) }
-    public init(shape: [Int], doubles: [Double]) { self.init(shape: shape, storage: .double(doubles)) }
-    public init(shape: [Int], int64s: [Int64]) { self.init(shape: shape, storage: .int64(int64s)) }
-    public init(shape: [Int], bools: [Bool]) { self.init(shape: shape, storage: .bool(bools)) }
-    public init(shape: [Int], strings: [String]) { self.init(shape: shape, storage: .string(strings)) }
-
-    /// A tensor of `shape` filled with `value`.
-    public init(shape: [Int], repeating value: Float) {
-        self.init(shape: shape, floats: [Float](repeating: value, count: Self.count(of: shape)))
+    package init(uncheckedShape shape: [Int], floats: [Float]) { self.init(uncheckedShape: shape, storage: .float(floats)) }
+    package init(uncheckedShape shape: [Int], doubles: [Double]) { self.init(uncheckedShape: shape, storage: .double(doubles)) }
+    package init(uncheckedShape shape: [Int], int64s: [Int64]) { self.init(uncheckedShape: shape, storage: .int64(int64s)) }
+    package init(uncheckedShape shape: [Int], bools: [Bool]) { self.init(uncheckedShape: shape, storage: .bool(bools)) }
+    package init(uncheckedShape shape: [Int], strings: [String]) { self.init(uncheckedShape: shape, storage: .string(strings)) }
+    package init(uncheckedShape shape: [Int], repeating value: Float) {
+        self.init(uncheckedShape: shape, floats: [Float](repeating: value, count: Self.count(of: shape)))
     }
 
-    public static func scalar(_ v: Float) -> Tensor { Tensor(shape: [], floats: [v]) }
-    public static func scalar(_ v: Int64) -> Tensor { Tensor(shape: [], int64s: [v]) }
+    public static func scalar(_ v: Float) -> Tensor { Tensor(uncheckedShape: [], floats: [v]) }
+    public static func scalar(_ v: Int64) -> Tensor { Tensor(uncheckedShape: [], int64s: [v]) }
 
-    /// Number of elements of a shape (1 for a scalar).
-    public static func count(of shape: [Int]) -> Int { shape.reduce(1, *) }
+    /// Number of elements of a shape lafam made itself (1 for a scalar); untrusted shapes go
+    /// through `Sizes.elementCount`.
+    package static func count(of shape: [Int]) -> Int { shape.reduce(1, *) }
 
     public var count: Int { Self.count(of: shape) }
     public var rank: Int { shape.count }
 
-    /// The float32 elements. Kernels call this only after type checking, so a mismatch is a bug.
-    public var floats: [Float] {
+    // Typed access for lafam's kernels, after their type checks: a mismatch is a bug in lafam.
+
+    package var floats: [Float] {
         if case .float(let a) = storage { return a }
         preconditionFailure("expected a float tensor, found \(dtype)")
     }
 
-    public var doubles: [Double] {
+    package var doubles: [Double] {
         if case .double(let a) = storage { return a }
         preconditionFailure("expected a float64 tensor, found \(dtype)")
     }
 
     /// The elements of an integer tensor of any width (uint64 as bit patterns).
-    public var int64s: [Int64] {
+    package var int64s: [Int64] {
         if case .int64(let a) = storage { return a }
         preconditionFailure("expected an integer tensor, found \(dtype)")
     }
 
-    public var bools: [Bool] {
+    package var bools: [Bool] {
         if case .bool(let a) = storage { return a }
         preconditionFailure("expected a bool tensor, found \(dtype)")
     }
 
-    public var strings: [String] {
+    package var strings: [String] {
         if case .string(let a) = storage { return a }
         preconditionFailure("expected a string tensor, found \(dtype)")
     }
 
+    // Typed access for programs: throws when the tensor holds another type.
+
+    /// The elements of a float32, float16 or bfloat16 tensor.
+    public func floatValues() throws -> [Float] {
+        if case .float(let a) = storage { return a }
+        throw TensorError("a \(dtype) tensor has no float32 values")
+    }
+
+    /// The elements of a float64 tensor.
+    public func doubleValues() throws -> [Double] {
+        if case .double(let a) = storage { return a }
+        throw TensorError("a \(dtype) tensor has no float64 values")
+    }
+
+    /// The elements of an integer tensor of any width (uint64 as bit patterns).
+    public func integerValues() throws -> [Int64] {
+        if case .int64(let a) = storage { return a }
+        throw TensorError("a \(dtype) tensor has no integer values")
+    }
+
+    public func boolValues() throws -> [Bool] {
+        if case .bool(let a) = storage { return a }
+        throw TensorError("a \(dtype) tensor has no bool values")
+    }
+
+    public func stringValues() throws -> [String] {
+        if case .string(let a) = storage { return a }
+        throw TensorError("a \(dtype) tensor has no string values")
+    }
+
+    /// Every numeric element as a Double (uint64 read unsigned, bool as 0 or 1).
+    public func numericValues() throws -> [Double] {
+        if case .string = storage { throw TensorError("a string tensor has no numeric values") }
+        return asDoubles
+    }
+
     /// The elements converted to Int, for shape-like inputs (axes, pads, indices) of any numeric type.
-    public var asInts: [Int] {
+    package var asInts: [Int] {
         switch storage {
         case .int64(let a): return a.map { Int($0) }
         case .float(let a): return a.map { Int($0) }
@@ -175,7 +251,7 @@ public struct Tensor: Sendable {
     }
 
     /// The elements as Double (uint64 read unsigned), for scalars that kernels read from inputs.
-    public var asDoubles: [Double] {
+    package var asDoubles: [Double] {
         switch storage {
         case .float(let a): return a.map(Double.init)
         case .double(let a): return a
@@ -186,15 +262,20 @@ public struct Tensor: Sendable {
     }
 
     /// The same elements viewed with another shape of equal element count.
-    public func reshaped(_ newShape: [Int]) -> Tensor {
-        Tensor(shape: newShape, storage: storage, dtype: dtype)
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        try Tensor(shape: newShape, storage: storage, dtype: dtype)
+    }
+
+    /// `reshaped` for a shape lafam computed to have this element count.
+    package func viewed(as newShape: [Int]) -> Tensor {
+        Tensor(uncheckedShape: newShape, storage: storage, dtype: dtype)
     }
 
     /// The same elements as `target`, which must share this tensor's storage class: integers
     /// wrap to the target's width (two's complement, as C and numpy do), floats round to nearest
     /// even float16 or bfloat16. A kernel computes a narrow type in its storage class and the
     /// executor conforms the result, so each op's output is exactly a value of its type.
-    public func conformed(to target: DType) -> Tensor {
+    package func conformed(to target: DType) -> Tensor {
         if target == dtype { return self }
         precondition(target.storageClass == storage.storageClass, "cannot conform \(dtype) elements to \(target)")
         switch storage {
@@ -209,20 +290,20 @@ public struct Tensor: Sendable {
             case .uint32: wrap = { Int64(UInt32(truncatingIfNeeded: $0)) }
             default: wrap = nil
             }
-            return Tensor(shape: shape, storage: .int64(wrap.map { a.map($0) } ?? a), dtype: target)
+            return Tensor(uncheckedShape: shape, storage: .int64(wrap.map { a.map($0) } ?? a), dtype: target)
         case .float(let a):
             switch target {
-            case .float16: return Tensor(shape: shape, storage: .float(a.map { Float(Float16($0)) }), dtype: target)
-            case .bfloat16: return Tensor(shape: shape, storage: .float(a.map(roundedToBFloat16)), dtype: target)
-            default: return Tensor(shape: shape, storage: storage, dtype: target)
+            case .float16: return Tensor(uncheckedShape: shape, storage: .float(a.map { Float(Float16($0)) }), dtype: target)
+            case .bfloat16: return Tensor(uncheckedShape: shape, storage: .float(a.map(roundedToBFloat16)), dtype: target)
+            default: return Tensor(uncheckedShape: shape, storage: storage, dtype: target)
             }
         default:
-            return Tensor(shape: shape, storage: storage, dtype: target)
+            return Tensor(uncheckedShape: shape, storage: storage, dtype: target)
         }
     }
 
     /// Row-major strides of a shape, in elements.
-    public static func strides(of shape: [Int]) -> [Int] {
+    package static func strides(of shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)
         var acc = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {

@@ -20,7 +20,7 @@ extension Tensor {
             }
             if target == .bfloat16 && truncatingBFloat16 {
                 values = values.map { $0.isNaN ? $0 : Float(bitPattern: $0.bitPattern & 0xFFFF_0000) }
-                return Tensor(shape: shape, storage: .float(values), dtype: target)
+                return Tensor(uncheckedShape: shape, storage: .float(values), dtype: target)
             }
             storage = .float(values)
         case .double:
@@ -37,7 +37,7 @@ extension Tensor {
         case .string:
             storage = .string(descriptions)
         }
-        return Tensor(shape: shape, storage: storage).conformed(to: target)
+        return Tensor(uncheckedShape: shape, storage: storage).conformed(to: target)
     }
 
     /// Each element printed as numpy's `str` does for its type.

@@ -3,5 +3,5 @@
 public struct TensorError: Error, CustomStringConvertible, Sendable {
     public let reason: String
     public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
+    public var description: String { (reason).escapingControlCharacters }
 }

@@ -16,6 +16,17 @@ extension Tensor.Storage {
         }
     }
 
+    /// The first element repeated `count` times.
+    package func repeatingFirst(count: Int) -> Tensor.Storage {
+        switch self {
+        case .float(let a): return .float([Float](repeating: a[0], count: count))
+        case .double(let a): return .double([Double](repeating: a[0], count: count))
+        case .int64(let a): return .int64([Int64](repeating: a[0], count: count))
+        case .bool(let a): return .bool([Bool](repeating: a[0], count: count))
+        case .string(let a): return .string([String](repeating: a[0], count: count))
+        }
+    }
+
     /// Concatenation of `parts`, taking `blocks[k]` consecutive elements from part k in turn,
     /// `repeats` times (concatenation along an axis of row-major tensors).
     package static func interleave(_ parts: [Tensor.Storage], blocks: [Int], repeats: Int) -> Tensor.Storage {
@@ -51,12 +62,12 @@ extension Tensor {
         case .bool(let a): part = .bool(Array(a[r]))
         case .string(let a): part = .string(Array(a[r]))
         }
-        return Tensor(shape: [range.count] + shape.dropFirst(), storage: part, dtype: dtype)
+        return Tensor(uncheckedShape: [range.count] + shape.dropFirst(), storage: part, dtype: dtype)
     }
 
     /// Parts of a batch joined along axis 0.
     package init(joining parts: [Tensor]) {
         let storage = Storage.interleave(parts.map(\.storage), blocks: parts.map(\.count), repeats: 1)
-        self.init(shape: [parts.map { $0.shape[0] }.reduce(0, +)] + parts[0].shape.dropFirst(), storage: storage, dtype: parts[0].dtype)
+        self.init(uncheckedShape: [parts.map { $0.shape[0] }.reduce(0, +)] + parts[0].shape.dropFirst(), storage: storage, dtype: parts[0].dtype)
     }
 }

@@ -21,9 +21,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Masks for --method relax.") var relaxMasks = 200
     @Option(help: "Mask batch for --method relax.") var relaxBatch = 100
     @OptionGroup var execution: ExecutionOptions
+    @OptionGroup var memory: MemoryOptions
 
     func run() throws {
-        try reporting {
+        try reporting(memory) {
             guard batch >= 1, runs >= 1, warmup >= 0 else { throw CLIError("--batch and --runs must be ≥ 1 and --warmup ≥ 0") }
             let m = try execution.model(model ?? Bundled.model)
             guard let info = m.inputs.first else { throw CLIError("the model has no inputs") }
@@ -33,7 +34,7 @@ struct BenchCommand: ParsableCommand {
                 return v
             }
             var rng = SplitMix64(seed: 42)
-            let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.normal() })
+            let x = try normalInput(shape, &rng)
             let times = try timed { _ = try m.run(x) }
             let explainer = method.map {
                 SaliencyMethod($0, relax: RELAX(masks: relaxMasks, batchSize: relaxBatch))
@@ -52,7 +53,7 @@ struct BenchCommand: ParsableCommand {
             var relaxBudget: (batched: Double, budget: Double)? = nil
             if method == .relax {
                 let batchShape = [relaxBatch] + Array(shape.dropFirst())
-                let xb = Tensor(shape: batchShape, floats: (0..<Tensor.count(of: batchShape)).map { _ in rng.normal() })
+                let xb = try normalInput(batchShape, &rng)
                 let batched = median(try timed { _ = try m.run(xb) })
                 relaxBudget = (batched, Double((relaxMasks + relaxBatch - 1) / relaxBatch) * batched)
             }
@@ -104,6 +105,14 @@ extension BenchCommand {
         }
         return times.sorted()
     }
+}
+
+/// A float32 input of `shape` (read from the model) drawn from the standard normal, its size
+/// held to the memory budget.
+func normalInput(_ shape: [Int], _ rng: inout SplitMix64) throws -> Tensor {
+    let count = try Sizes.elementCount(shape)
+    try MemoryBudget.current.check(count: count, width: 4, for: "an input of shape \(shape)")
+    return try Tensor(shape: shape, floats: (0..<count).map { _ in rng.normal() })
 }
 
 func median(_ values: [Double]) -> Double {

@@ -7,14 +7,19 @@ import LafamImaging
 /// A failure reported to the user as one line on stderr with exit code 1.
 struct CLIError: Error, CustomStringConvertible {
     let description: String
-    init(_ message: String) { description = message }
+    init(_ message: String) { description = message.escapingControlCharacters }
 }
 
-/// Runs a command body, turning library errors into one-line CLI errors; where the user can
-/// fix one with an option, the message says which.
-func reporting<T>(_ body: () throws -> T) throws -> T {
+/// Runs a command body with the memory budget in force, turning library errors into one-line
+/// CLI errors; where the user can fix one with an option, the message says which.
+func reporting<T>(_ memory: MemoryOptions, _ body: () throws -> T) throws -> T {
     do {
-        return try body()
+        let budget = try memory.budget()
+        return try MemoryBudget.$current.withValue(budget, operation: body)
+    } catch LafamError.overMemoryBudget(let what, let bytes, let budget) {
+        let need = bytes == .max ? "more memory than can be addressed" : Sizes.describe(bytes: bytes)
+        throw CLIError("\(what) would need \(need), more than the memory budget of \(Sizes.describe(bytes: budget)); "
+                       + "raise it with --max-memory if the machine has the memory")
     } catch let e as LafamError {
         if case .unknownName(_, let suggestions) = e, suggestions.isEmpty {
             throw CLIError(e.description + "; run 'lafam inspect MODEL' to list node names")
@@ -24,10 +29,15 @@ func reporting<T>(_ body: () throws -> T) throws -> T {
         switch e {
         case .noDefaultTarget: throw CLIError(e.description + " with --node")
         case .noDefaultEmbedding: throw CLIError(e.description + " with --embedding")
+        case .nonFiniteMap: throw CLIError(e.description)
         }
     } catch let e as EvaluationError {
         throw CLIError(e.description + "; choose another --output")
     } catch let e as ImagingError {
+        throw CLIError(e.description)
+    } catch let e as TensorError {
+        throw CLIError(e.description)
+    } catch let e as FileReadError {
         throw CLIError(e.description)
     }
 }
@@ -59,6 +69,21 @@ enum Bundled {
     }
 }
 
+/// How much memory a command may allocate for what its inputs ask for (`MemoryBudget`).
+struct MemoryOptions: ParsableArguments {
+    @Option(name: .customLong("max-memory"),
+            help: "Most memory for tensors and images sized by the model or inputs, e.g. 8G, 512M (default: half the physical memory).")
+    var maxMemory: String?
+
+    func budget() throws -> MemoryBudget {
+        guard let maxMemory else { return .default }
+        guard let budget = MemoryBudget(parsing: maxMemory) else {
+            throw CLIError("--max-memory must be a size such as 8G, 512M or 100000000, got '\(maxMemory)'")
+        }
+        return budget
+    }
+}
+
 /// Options shared by commands that execute a model.
 struct ExecutionOptions: ParsableArguments {
     @Option(name: .long, help: "Threads for a forward or backward pass (default: the number of processors).")
@@ -76,7 +101,19 @@ struct ExecutionOptions: ParsableArguments {
         for name in disabledPasses where !known.contains(name) {
             throw CLIError("--disable-pass: no graph pass is named '\(name)'; the passes are \(known.joined(separator: ", "))")
         }
-        return try Model(path: path, options: ModelOptions(threads: threads, disabledPasses: Set(disabledPasses)))
+        return try loadModel(path, options: ModelOptions(threads: threads, disabledPasses: Set(disabledPasses), memoryBudget: .current))
+    }
+}
+
+/// `Model(path:options:)`, with errors about the graph saying which file they are about.
+func loadModel(_ path: String, options: ModelOptions) throws -> Model {
+    do {
+        return try Model(path: path, options: options)
+    } catch let e as LafamError {
+        switch e {
+        case .modelFile, .overMemoryBudget: throw e
+        default: throw CLIError("cannot load model '\(path)': \(e.description)")
+        }
     }
 }
 
@@ -121,10 +158,34 @@ func safeFileName(_ name: String) -> String {
     })
 }
 
-/// The array in `path` as a model input: float64 arrays are read as float32, as images are.
+/// The array in `path` as a model input: float64 arrays are read as float32, as images are. A
+/// float array holding NaN or an infinity is refused, naming the images (along axis 0) that do.
 func inputTensor(path: String) throws -> Tensor {
-    let t = Tensor(try NPYArray.read(path: path))
-    return t.dtype == .float64 ? try t.converted(to: .float32) : t
+    var t = Tensor(try NPYArray.read(path: path))
+    guard t.rank > 0, t.count > 0 else {
+        throw CLIError("'\(path)' holds no values (shape \(t.shape)); give a batch of at least one image")
+    }
+    if t.dtype == .float64 { t = try t.converted(to: .float32) }
+    if t.dtype == .float32, t.rank > 0 {
+        let values = try t.floatValues(), per = t.count / max(1, t.shape[0])
+        let bad = (0..<t.shape[0]).filter { b in values[(b * per)..<((b + 1) * per)].contains { !$0.isFinite } }
+        if !bad.isEmpty {
+            let count = values.lazy.filter { !$0.isFinite }.count
+            let which = bad.count == 1 ? "image \(bad[0])" : "images " + bad.prefix(8).map(String.init).joined(separator: ", ") + (bad.count > 8 ? ", …" : "")
+            throw CLIError("'\(path)': \(which) of the batch \(bad.count == 1 ? "holds" : "hold") NaN or infinite values (\(count) in all); a model cannot be explained on them")
+        }
+    }
+    return t
+}
+
+/// `x`, read from `path`, checked as `model`'s first input: a mismatch names the file.
+func checkInput(_ x: Tensor, from path: String, model: Model) throws {
+    guard let first = model.inputs.first else { return }
+    do {
+        try model.checkInputs([first.name: x])
+    } catch let e as LafamError {
+        throw CLIError("'\(path)' does not fit the model: \(e.description)")
+    }
 }
 
 /// Shapes printed for humans: `[batch, 3, 224, 224]`.

@@ -32,9 +32,10 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Join the results files given as arguments into --output and summarise them.") var merge = false
     @Argument(help: "Results files to merge (with --merge).") var files: [String] = []
     @OptionGroup var execution: ExecutionOptions
+    @OptionGroup var memory: MemoryOptions
 
     func run() throws {
-        try reporting {
+        try reporting(memory) {
             if merge { return try mergeResults() }
             guard let tieRule = LocalisationMetrics.TieRule(rawValue: ties) else { throw CLIError("--ties must be first or last") }
             var items: [EvalItem]

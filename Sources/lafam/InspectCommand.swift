@@ -13,9 +13,11 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
+    @OptionGroup var memory: MemoryOptions
+
     func run() throws {
-        try reporting {
-            let m = try Model(path: model ?? Bundled.model)
+        try reporting(memory) {
+            let m = try loadModel(model ?? Bundled.model, options: ModelOptions(memoryBudget: .current))
             let report = InspectionReport(m)
             if json {
                 let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys])

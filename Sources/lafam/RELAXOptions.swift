@@ -28,7 +28,7 @@ struct RELAXOptions: ParsableArguments {
             guard case .float32(let v) = a.data, a.shape.count == 3 else {
                 throw CLIError("'\(path)' must hold float32 N×H×W masks, got \(a.data.dtypeName) \(a.shape)")
             }
-            return Tensor(shape: a.shape, floats: v)
+            return try Tensor(shape: a.shape, floats: v)
         }
         return RELAX(mode: mode, masks: masks, batchSize: maskBatch, cells: cells, keepProbability: keep, seed: seed,
                      similarity: similarity, maskFile: replay, progress: ProgressBar.onTerminal(label: "RELAX"))

@@ -41,9 +41,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Post-processing of gradient-method and EigenCAM maps: paper (min-max, --upsampling) or pytorch-grad-cam (min-max, bilinear, min-max).")
     var postprocess: String = Postprocessing.paper.rawValue
     @OptionGroup var execution: ExecutionOptions
+    @OptionGroup var memory: MemoryOptions
 
     func run() throws {
-        try reporting {
+        try reporting(memory) {
             let m = try execution.model(model ?? Bundled.model)
             guard let reduction = LaFAM.Reduction(rawValue: reduction) else {
                 throw CLIError("unknown --reduction '\(reduction)'; choose \(LaFAM.Reduction.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -67,17 +68,57 @@ struct RunCommand: ParsableCommand {
             let preprocessing = try makePreprocessing(m)
             let folder = try OutputFolder(output, overwrite: overwrite)
 
-            // Decode everything first: a bad input fails the command before any file is written.
-            let jobs = try files.map { try Job(path: $0, preprocessing: preprocessing) }
+            // Decode everything and name every output first: a bad input or an existing file fails
+            // the command before anything is computed or written.
+            let jobs = try files.map { try Job(path: $0, preprocessing: preprocessing, model: m) }
             var stems = Set<String>()
             for job in jobs where !stems.insert(job.stem).inserted {
                 throw CLIError("two inputs are named '\(job.stem)'; output files would collide")
             }
-            for job in jobs {
-                let explanations = try explainer.explain(job.tensor, model: m, nodes: node)
-                try write(job, explanations, folder: folder, colormap: colormap)
-                printPredictions(job, explanations[0], model: m)
+            let targets = try explainer.targets(model: m, nodes: node)
+            let plans = try jobs.map {
+                try OutputPlan(stem: $0.stem, method: method.rawValue, targets: targets,
+                               extras: npy ? explainer.extraMaps : [], npy: npy, folder: folder)
             }
+            // All of the run's new files or none: a failure part-way removes those already written.
+            var written: [String] = []
+            do {
+                for (job, plan) in zip(jobs, plans) {
+                    let explanations = try explainer.explain(job.tensor, model: m, nodes: node)
+                    written += try write(job, explanations, plan: plan, colormap: colormap)
+                    printPredictions(job, explanations[0], model: m)
+                }
+            } catch {
+                for path in written where !plans.contains(where: { $0.existing.contains(path) }) { unlink(path) }
+                throw error
+            }
+        }
+    }
+
+    /// The files one input's explanations go to, named before anything is computed:
+    /// `<stem>.<method>.*` for one target; with several, `<stem>.<method>.<tensor>.*` each plus
+    /// their mean map as `<stem>.<method>.png/.npy`. Further maps (RELAX's uncertainty and
+    /// U-RELAX) are arrays beside the map.
+    struct OutputPlan {
+        struct Map { let png: String; let npy: String?; let raw: String? }
+        let maps: [Map]
+        let extras: [(key: String, path: String)]
+        /// Planned paths that existed before the run (replaced only with --overwrite).
+        let existing: Set<String>
+
+        init(stem: String, method: String, targets: [String], extras extraKeys: [String], npy: Bool, folder: OutputFolder) throws {
+            var bases = targets.count == 1 ? ["\(stem).\(method)"] : targets.map { "\(stem).\(method).\(safeFileName($0))" }
+            var hasRaw = Array(repeating: true, count: bases.count)
+            if targets.count > 1 { bases.append("\(stem).\(method)"); hasRaw.append(false) }
+            maps = try zip(bases, hasRaw).map { base, raw in
+                Map(png: try folder.file(base + ".png"),
+                    npy: npy ? try folder.file(base + ".npy") : nil,
+                    raw: npy && raw ? try folder.file(base + ".raw.npy") : nil)
+            }
+            let extraNames = ["uncertainty": "\(stem).\(method)-uncertainty.npy", "urelax": "\(stem).u\(method).npy"]
+            extras = try extraKeys.map { ($0, try folder.file(extraNames[$0] ?? "\(stem).\(method).\($0).npy")) }
+            let all = maps.flatMap { [$0.png, $0.npy, $0.raw].compactMap { $0 } } + extras.map(\.path)
+            existing = Set(all.filter { FileManager.default.fileExists(atPath: $0) })
         }
     }
 
@@ -89,7 +130,7 @@ struct RunCommand: ParsableCommand {
         /// The photo as the model saw it (centre crop), for the overlay; nil for .npy inputs.
         let photo: RGBImage?
 
-        init(path: String, preprocessing: Preprocessing) throws {
+        init(path: String, preprocessing: Preprocessing, model: Model) throws {
             self.path = path
             stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             if path.lowercased().hasSuffix(".npy") {
@@ -97,6 +138,7 @@ struct RunCommand: ParsableCommand {
                 guard t.dtype == .float32, t.rank == 4 else {
                     throw CLIError("'\(path)' must hold a float32 4-D batch of preprocessed images, got \(t.dtype) \(t.shape)")
                 }
+                try checkInput(t, from: path, model: model)
                 tensor = t
                 photo = nil
             } else {
@@ -118,8 +160,9 @@ struct RunCommand: ParsableCommand {
         let spatial = layout == .nchw ? Array(info.shape[2...]) : Array(info.shape[1...2])
         var height = spatial[0].value ?? 224, width = spatial[1].value ?? 224
         if let size {
-            let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard (parts.count == 1 || parts.count == 2), parts.allSatisfy({ $0 > 0 }) else {
+            let texts = size.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+            let parts = texts.compactMap { Int($0) }
+            guard parts.count == texts.count, parts.count == 1 || parts.count == 2, parts.allSatisfy({ $0 > 0 }) else {
                 throw CLIError("--size must be N or HxW with positive numbers, got '\(size)'")
             }
             height = parts[0]; width = parts.count == 2 ? parts[1] : parts[0]
@@ -140,31 +183,18 @@ struct RunCommand: ParsableCommand {
             layout: layout == .nchw ? .nchw : .nhwc)
     }
 
-    /// One explanation: `<stem>.<method>.*`. Several nodes: `<stem>.<method>.<tensor>.*` each,
-    /// plus their mean map as `<stem>.<method>.png/.npy`.
-    private func write(_ job: Job, _ explanations: [Explanation], folder: OutputFolder, colormap: Colormap) throws {
-        let method = explanations[0].method
-        var items: [(base: String, maps: Tensor, raw: Tensor?)]
-        if explanations.count == 1 {
-            items = [("\(job.stem).\(method)", explanations[0].maps, explanations[0].raw)]
-        } else {
-            items = explanations.map { ("\(job.stem).\(method).\(safeFileName($0.targetTensor))", $0.maps, $0.raw) }
-            items.append(("\(job.stem).\(method)", SaliencyMaps.aggregate(explanations.map(\.maps)), nil))
+    /// Writes one input's explanations to the files `plan` named; returns the paths written.
+    private func write(_ job: Job, _ explanations: [Explanation], plan: OutputPlan, colormap: Colormap) throws -> [String] {
+        var maps: [(maps: Tensor, raw: Tensor?)] = explanations.map { ($0.maps, $0.raw) }
+        if explanations.count > 1 { maps.append((SaliencyMaps.aggregate(explanations.map(\.maps)), nil)) }
+        guard maps.count == plan.maps.count else {
+            throw CLIError("internal error: \(maps.count) maps for \(plan.maps.count) planned outputs of '\(job.path)'")
         }
-        // Check every destination before writing any.
-        let paths = try items.map { item in
-            (png: try folder.file(item.base + ".png"),
-             npy: npy ? try folder.file(item.base + ".npy") : nil,
-             raw: npy && item.raw != nil ? try folder.file(item.base + ".raw.npy") : nil)
-        }
-        // Further maps (RELAX's uncertainty and U-RELAX) are written as arrays beside the map.
-        let extraNames = ["uncertainty": "\(job.stem).\(method)-uncertainty.npy", "urelax": "\(job.stem).u\(method).npy"]
-        let extraPaths = npy ? try explanations[0].extras.keys.sorted().map { ($0, try folder.file(extraNames[$0] ?? "\(job.stem).\(method).\($0).npy")) } : []
         var written: [String] = []
-        for (item, path) in zip(items, paths) {
+        for (item, path) in zip(maps, plan.maps) {
             let (h, w) = (item.maps.shape[1], item.maps.shape[2])
             var picture = try render(item.maps, photo: job.photo, colormap: colormap)
-            if let uncertainty = explanations[0].extras["uncertainty"], items.count == 1 {
+            if let uncertainty = explanations[0].extras["uncertainty"], maps.count == 1 {
                 // RELAX: the uncertainty (min-max normalised) beside the importance.
                 picture = sideBySide([picture, try render(SaliencyMaps.minMaxNormalize(uncertainty), photo: job.photo, colormap: colormap)], spacing: 8)
             }
@@ -172,22 +202,23 @@ struct RunCommand: ParsableCommand {
             written.append(path.png)
             // A photo is a batch of one: its arrays drop the batch axis, as the map is per image.
             if let p = path.npy {
-                try NPYArray(job.photo == nil ? item.maps : item.maps.reshaped([h, w])).write(to: p)
+                try NPYArray(job.photo == nil ? item.maps : item.maps.viewed(as: [h, w])).write(to: p)
                 written.append(p)
             }
             if let p = path.raw, let raw = item.raw {
-                try NPYArray(job.photo == nil ? raw : raw.reshaped(Array(raw.shape.dropFirst()))).write(to: p)
+                try NPYArray(job.photo == nil ? raw : raw.viewed(as: Array(raw.shape.dropFirst()))).write(to: p)
                 written.append(p)
             }
         }
-        for (name, path) in extraPaths {
-            let extra = explanations[0].extras[name]!
-            try NPYArray(job.photo == nil ? extra : extra.reshaped(Array(extra.shape.dropFirst()))).write(to: path)
+        for (key, path) in plan.extras {
+            guard let extra = explanations[0].extras[key] else { continue }
+            try NPYArray(job.photo == nil ? extra : extra.viewed(as: Array(extra.shape.dropFirst()))).write(to: path)
             written.append(path)
         }
         let targets = explanations.map(\.targetTensor).joined(separator: ", ")
         let explained = explanations[0].classes.map { "; class " + $0.map(String.init).joined(separator: ",") } ?? ""
-        print("\(job.path): \(method) at \(targets)\(explained) → " + written.joined(separator: ", "))
+        print("\(job.path): \(explanations[0].method) at \(targets)\(explained) → " + written.joined(separator: ", "))
+        return written
     }
 
     /// B×H×W maps as a picture: blended over the photo, or (for .npy inputs) colorised side by side.

@@ -24,11 +24,13 @@ struct TapsCommand: ParsableCommand {
     var overwrite = false
 
     @OptionGroup var execution: ExecutionOptions
+    @OptionGroup var memory: MemoryOptions
 
     func run() throws {
-        try reporting {
+        try reporting(memory) {
             let m = try execution.model(model)
             let x = try inputTensor(path: input)
+            try checkInput(x, from: input, model: m)
             let folder = try OutputFolder(output, overwrite: overwrite)
             let result = try m.run(x, taps: tensors)
             let named = result.taps.merging(result.outputs) { a, _ in a }

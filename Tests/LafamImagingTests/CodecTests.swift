@@ -125,7 +125,7 @@ final class CodecTests: XCTestCase {
         defer { temp.cleanup() }
 
         let missing = temp.file("nope.png")
-        assertThrowsImagingError(["nope.png", "No such file", "check the path"]) { _ = try ImageIO.readImage(path: missing) }
+        assertThrowsImagingError(["nope.png", "no such file", "check the path"]) { _ = try ImageIO.readImage(path: missing) }
 
         assertThrowsImagingError([temp.path, "folder"]) { _ = try ImageIO.readImage(path: temp.path) }
 

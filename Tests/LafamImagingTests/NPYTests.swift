@@ -136,7 +136,7 @@ final class NPYTests: XCTestCase {
         assertThrowsImagingError(["too large"]) {
             _ = try NPYArray.decode(Self.npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775807, 4)}", payload: payload))
         }
-        assertThrowsImagingError(["No such file", "missing.npy"]) { _ = try NPYArray.read(path: "/nonexistent/missing.npy") }
+        assertThrowsImagingError(["no such file", "missing.npy"]) { _ = try NPYArray.read(path: "/nonexistent/missing.npy") }
         assertThrowsImagingError(["needs 6 elements"]) { _ = try NPYArray(shape: [2, 3], floats: [1]) }
         // Every prefix of a valid file fails cleanly.
         for cut in 0..<full.count { XCTAssertThrowsError(try NPYArray.decode(Array(full.prefix(cut)))) }

@@ -43,9 +43,9 @@ final class ActivationTests: XCTestCase {
         var rng = SplitMix64(seed: 9)
         let conv = try Conv(NodeContext(name: "conv", opType: "Conv", opset: 17, inputCount: 3, outputCount: 1,
                                         attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]))
-        let x = Tensor(shape: [1, 5, 9, 9], floats: (0..<405).map { _ in rng.normal() * 0.3 })
-        let w = Tensor(shape: [6, 5, 3, 3], floats: (0..<270).map { _ in rng.normal() * 0.3 })
-        let b = Tensor(shape: [6], floats: (0..<6).map { _ in rng.normal() })
+        let x = Tensor(uncheckedShape: [1, 5, 9, 9], floats: (0..<405).map { _ in rng.normal() * 0.3 })
+        let w = Tensor(uncheckedShape: [6, 5, 3, 3], floats: (0..<270).map { _ in rng.normal() * 0.3 })
+        let b = Tensor(uncheckedShape: [6], floats: (0..<6).map { _ in rng.normal() })
         let plain = try conv.run([x, w, b], epilogue: ConvEpilogue())
         for (opType, f) in activations() {
             let separate = try ActivationOp(activation: f).run([plain])[0]

@@ -21,7 +21,7 @@ final class BatchParallelTests: XCTestCase {
         for (path, shape) in [(Fixtures.mobilenet, [5, 3, 224, 224]), (Fixtures.path("ops/graph_batch_softmax_axis0/model.onnx"), [4, 5])] {
             let one = try Model(path: path, options: ModelOptions(threads: 1)), model = try Model(path: path, options: ModelOptions(threads: 2))
             var rng = SplitMix64(seed: 3)
-            let x = Tensor(shape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.normal() })
+            let x = Tensor(uncheckedShape: shape, floats: (0..<Tensor.count(of: shape)).map { _ in rng.normal() })
             // LaFAM's kind of run: a conv tap, joined across the parts like the outputs.
             let taps = path == Fixtures.mobilenet ? ["/features/features.18/features.18.0/Conv"] : []
             let whole = try one.run(x, taps: taps)

@@ -52,7 +52,7 @@ final class ConvPiecesTests: XCTestCase {
         let double = try Model(path: Fixtures.mobilenet, options: ModelOptions(threads: 2))
         let taps = single.graph.nodes.filter { $0.opType == "Conv" }.map { single.graph.values[$0.outputs[0]].name }
         var rng = SplitMix64(seed: 11)
-        let x = Tensor(shape: [1, 3, 224, 224], floats: (0..<(3 * 224 * 224)).map { _ in rng.normal() })
+        let x = Tensor(uncheckedShape: [1, 3, 224, 224], floats: (0..<(3 * 224 * 224)).map { _ in rng.normal() })
         // Without taps every residual Add and activation is fused into the pieces' output pass.
         let (one, fusedOne) = (try single.run(x, taps: taps), try single.run(x))
         let (two, fusedTwo) = (try double.run(x, taps: taps), try double.run(x))

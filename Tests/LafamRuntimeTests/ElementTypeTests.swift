@@ -6,11 +6,11 @@ import XCTest
 /// computed in it (wrap-around for integers, rounding for float16/bfloat16, unsigned uint64).
 final class ElementTypeTests: XCTestCase {
     func int(_ values: [Int64], _ dtype: DType) -> Tensor {
-        Tensor(shape: [values.count], storage: .int64(values), dtype: dtype)
+        Tensor(uncheckedShape: [values.count], storage: .int64(values), dtype: dtype)
     }
 
     func testNarrowIntegersWrapLikeTwosComplement() {
-        let t = Tensor(shape: [4], int64s: [300, -129, 65_536 + 7, -1])
+        let t = Tensor(uncheckedShape: [4], int64s: [300, -129, 65_536 + 7, -1])
         XCTAssertEqual(t.conformed(to: .uint8).int64s, [44, 127, 7, 255])
         XCTAssertEqual(t.conformed(to: .int8).int64s, [44, 127, 7, -1])
         XCTAssertEqual(t.conformed(to: .uint16).int64s, [300, 65_407, 7, 65_535])
@@ -18,28 +18,28 @@ final class ElementTypeTests: XCTestCase {
     }
 
     func testFloat16AndBFloat16Rounding() throws {
-        let x = Tensor(shape: [3], floats: [0.1, 65_520, 1.00390625])
+        let x = Tensor(uncheckedShape: [3], floats: [0.1, 65_520, 1.00390625])
         XCTAssertEqual(x.conformed(to: .float16).floats, [Float(Float16(0.1)), .infinity, 1.0039062])
         // bfloat16 keeps 8 significant bits: 1 + 2^-8 is a tie between 1 and 1 + 2^-7 (ties to even: 1).
         XCTAssertEqual(x.conformed(to: .bfloat16).floats[2], 1)
         // Cast before opset 19 truncates instead (ONNX 1.12's reference and test data).
-        let justBelow = Tensor(shape: [1], floats: [Float(bitPattern: 0x3F80_FFFF)])
+        let justBelow = Tensor(uncheckedShape: [1], floats: [Float(bitPattern: 0x3F80_FFFF)])
         XCTAssertEqual(try justBelow.converted(to: .bfloat16, truncatingBFloat16: true).floats, [Float(bitPattern: 0x3F80_0000)])
         XCTAssertEqual(try justBelow.converted(to: .bfloat16).floats, [Float(bitPattern: 0x3F81_0000)])
     }
 
     func testCastMatrix() throws {
-        let f = Tensor(shape: [4], floats: [-2.7, 2.7, 300, .nan])
+        let f = Tensor(uncheckedShape: [4], floats: [-2.7, 2.7, 300, .nan])
         XCTAssertEqual(try f.converted(to: .int32).int64s, [-2, 2, 300, 0])
         XCTAssertEqual(try f.converted(to: .uint8).int64s, [254, 2, 44, 0])
         XCTAssertEqual(try f.converted(to: .bool).bools, [true, true, true, true])
         XCTAssertEqual(try f.converted(to: .float64).doubles[1], Double(Float(2.7)))
-        XCTAssertEqual(try Tensor(shape: [2], floats: [0.039187793, 1]).converted(to: .string).strings, ["0.039187793", "1.0"])
-        XCTAssertEqual(try Tensor(shape: [3], strings: ["0.5", "-INF", "NaN"]).converted(to: .float32).floats.prefix(2), [0.5, -.infinity])
-        XCTAssertThrowsMessage(try Tensor(shape: [1], strings: ["abc"]).converted(to: .float32), contains: ["'abc'", "number"])
+        XCTAssertEqual(try Tensor(uncheckedShape: [2], floats: [0.039187793, 1]).converted(to: .string).strings, ["0.039187793", "1.0"])
+        XCTAssertEqual(try Tensor(uncheckedShape: [3], strings: ["0.5", "-INF", "NaN"]).converted(to: .float32).floats.prefix(2), [0.5, -.infinity])
+        XCTAssertThrowsMessage(try Tensor(uncheckedShape: [1], strings: ["abc"]).converted(to: .float32), contains: ["'abc'", "number"])
         let big = int([-1], .uint64)
         XCTAssertEqual(try big.converted(to: .float64).doubles, [0x1p64], "2^64 − 1 rounds to 2^64")
         XCTAssertEqual(try big.converted(to: .string).strings, ["18446744073709551615"])
-        XCTAssertEqual(try Tensor(shape: [1], doubles: [1e19]).converted(to: .uint64).int64s, [Int64(bitPattern: 10_000_000_000_000_000_000)])
+        XCTAssertEqual(try Tensor(uncheckedShape: [1], doubles: [1e19]).converted(to: .uint64).int64s, [Int64(bitPattern: 10_000_000_000_000_000_000)])
     }
 }

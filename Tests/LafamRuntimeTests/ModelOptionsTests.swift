@@ -11,8 +11,8 @@ final class ModelOptionsTests: XCTestCase {
         let one = try Model(path: Fixtures.mobilenet, options: ModelOptions(threads: 1))
         let two = try Model(path: Fixtures.mobilenet, options: ModelOptions(threads: 2))
         var rng = SplitMix64(seed: 17)
-        let single = Tensor(shape: [1, 3, 224, 224], floats: (0..<(3 * 224 * 224)).map { _ in rng.normal() })
-        let batch = Tensor(shape: [3, 3, 224, 224], floats: (0..<(3 * 3 * 224 * 224)).map { _ in rng.normal() })
+        let single = Tensor(uncheckedShape: [1, 3, 224, 224], floats: (0..<(3 * 224 * 224)).map { _ in rng.normal() })
+        let batch = Tensor(uncheckedShape: [3, 3, 224, 224], floats: (0..<(3 * 3 * 224 * 224)).map { _ in rng.normal() })
         let tap = "/features/features.18/features.18.0/Conv"
         let alone = try [one, two].map { m in try [single, batch].map { try m.run($0, taps: [tap]) } }
         let results = Mutex<[Int: [RunResult]]>([:])

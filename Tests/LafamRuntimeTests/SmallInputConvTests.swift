@@ -40,13 +40,13 @@ final class SmallInputConvTests: XCTestCase {
             let x = (0..<(c * h * wd)).map { _ in rng.normal() }, w = (0..<(m * c * 9)).map { _ in rng.normal() }
             let bias = (0..<m).map { _ in rng.normal() }
             let (expected, oh, ow) = reference(x, w, c: c, m: m, h: h, wd: wd, stride: stride, pads: pads)
-            let inputs = [Tensor(shape: [1, c, h, wd], floats: x), Tensor(shape: [m, c, 3, 3], floats: w), Tensor(shape: [m], floats: bias)]
+            let inputs = [Tensor(uncheckedShape: [1, c, h, wd], floats: x), Tensor(uncheckedShape: [m, c, 3, 3], floats: w), Tensor(uncheckedShape: [m], floats: bias)]
             XCTAssertTrue(try op.geometry(input: inputs[0].shape, weight: inputs[1].shape).suitsSmallInputKernel)
             let plain = try op.run(Array(inputs.prefix(2)))[0]
             XCTAssertEqual(plain.shape, [1, m, oh, ow])
             let scale = expected.map(abs).max()!
             XCTAssertLessThan(maxAbsDifference(plain.floats, expected), 1e-5 * scale, "\(c)→\(m) \(h)×\(wd) stride \(stride) pads \(pads)")
-            let residual = Tensor(shape: plain.shape, floats: (0..<plain.count).map { _ in rng.normal() })
+            let residual = Tensor(uncheckedShape: plain.shape, floats: (0..<plain.count).map { _ in rng.normal() })
             for epilogue in [ConvEpilogue(activation: Clamp(low: 0, high: 6)), ConvEpilogue(hasResidual: true, activation: Relu())] {
                 var separate = try op.run(inputs)[0].floats
                 let bounds = epilogue.activation!.clampBounds!

@@ -34,7 +34,7 @@ final class LaFAMTests: XCTestCase {
 
     func testBatchOfFourGivesOneMapPerImage() throws {
         let stacked = try Self.stems.flatMap { try Fixtures.tensor("mobilenet_v2/\($0).input.npy").floats }
-        let maps = try LaFAM().explain(Tensor(shape: [4, 3, 224, 224], floats: stacked), model: model, target: nil)
+        let maps = try LaFAM().explain(Tensor(uncheckedShape: [4, 3, 224, 224], floats: stacked), model: model, target: nil)
         XCTAssertEqual(maps.raw.shape, [4, 7, 7])
         XCTAssertEqual(maps.maps.shape, [4, 224, 224])
     }

@@ -9,7 +9,7 @@ final class RELAXTests: XCTestCase {
     let model = try! Model(path: Fixtures.path("models/relax_region.onnx"))
     let image: Tensor = {
         var rng = SplitMix64(seed: 11)
-        return Tensor(shape: [1, 3, 32, 32], floats: (0..<(3 * 32 * 32)).map { _ in 0.5 + rng.uniform() })
+        return Tensor(uncheckedShape: [1, 3, 32, 32], floats: (0..<(3 * 32 * 32)).map { _ in 0.5 + rng.uniform() })
     }()
 
     func region(_ i: Int) -> Bool { (8..<16).contains(i / 32) && (8..<16).contains(i % 32) }
@@ -51,11 +51,11 @@ final class RELAXTests: XCTestCase {
         let masks = (0..<230).flatMap { _ in generator.next() }
         XCTAssertTrue(masks.allSatisfy { $0 >= 0 && $0 <= 1 })
         XCTAssertEqual(masks.reduce(0, +) / Float(masks.count), 0.5, accuracy: 0.05)
-        let replayed = try RELAX(masks: 1, seed: 0, maskFile: Tensor(shape: [230, 32, 32], floats: masks)).explain(image, model: model, target: "embedding")
+        let replayed = try RELAX(masks: 1, seed: 0, maskFile: Tensor(uncheckedShape: [230, 32, 32], floats: masks)).explain(image, model: model, target: "embedding")
         for (x, y) in zip(replayed.raw.floats, a.raw.floats) { XCTAssertEqual(x, y, accuracy: 1e-6) }
         var hard = MaskGenerator(mode: .lafamPaper, cells: 7, keep: 0.5, height: 32, width: 32, seed: 4)
         XCTAssertTrue(hard.next().allSatisfy { $0 == 0 || $0 == 1 })
-        XCTAssertThrowsMessage(try RELAX(maskFile: Tensor(shape: [2, 16, 16], repeating: 1)).explain(image, model: model, target: "embedding"),
+        XCTAssertThrowsMessage(try RELAX(maskFile: Tensor(uncheckedShape: [2, 16, 16], repeating: 1)).explain(image, model: model, target: "embedding"),
                                contains: ["N×32×32"])
     }
 }
@@ -69,10 +69,10 @@ final class RELAXParityTests: XCTestCase {
         let shifts = try Fixtures.tensor("relax/shifts.npy").int64s
         var masks: [Float] = []
         for k in 0..<100 {
-            let grid = Tensor(shape: [1, 7, 7], floats: Array(grids[(k * 49)..<((k + 1) * 49)]))
+            let grid = Tensor(uncheckedShape: [1, 7, 7], floats: Array(grids[(k * 49)..<((k + 1) * 49)]))
             masks += MaskGenerator.smoothMask(grid: grid, height: 224, width: 224, top: Int(shifts[2 * k]), left: Int(shifts[2 * k + 1]))
         }
-        return Tensor(shape: [100, 224, 224], floats: masks)
+        return Tensor(uncheckedShape: [100, 224, 224], floats: masks)
     }
 
     func testMasksAreRebuiltExactly() throws {

@@ -47,10 +47,13 @@ typedef struct cic_image {
  * 8 bits.  16-bit files without gAMA/sRGB information are taken to be
  * sRGB-encoded (not linear), again matching what image viewers and Pillow do.
  *
+ * An image of more than `max_pixels` pixels (or CIC_MAX_PIXELS, whichever is
+ * smaller) is refused from its header, before any pixel memory is allocated.
+ *
  * Returns 1 and fills `out` on success; returns 0, leaves `out->pixels` NULL
  * and writes a message into `error` on failure.
  */
-int cic_png_decode(const unsigned char *data, size_t size, cic_image *out,
+int cic_png_decode(const unsigned char *data, size_t size, long max_pixels, cic_image *out,
                    char *error, size_t error_size);
 
 /**
@@ -63,7 +66,7 @@ int cic_png_decode(const unsigned char *data, size_t size, cic_image *out,
  *
  * Returns 1 and fills `out` on success; 0 with a message in `error` otherwise.
  */
-int cic_jpeg_decode(const unsigned char *data, size_t size, cic_image *out,
+int cic_jpeg_decode(const unsigned char *data, size_t size, long max_pixels, cic_image *out,
                     char *error, size_t error_size);
 
 /**

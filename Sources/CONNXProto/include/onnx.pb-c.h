@@ -115,7 +115,11 @@ struct  Onnx__AttributeProto
   protobuf_c_boolean has_s;
   ProtobufCBinaryData s;
   Onnx__TensorProto *t;
-  Onnx__GraphProto *g;
+  /*
+   * Subgraph fields (g = 6, graphs = 11) are left out on purpose: lafam runs no control-flow
+   * op, and protobuf-c decodes nested messages recursively, so a file nesting graphs thousands
+   * deep would overflow the stack. Left out, they are skipped as unknown bytes.
+   */
   size_t n_floats;
   float *floats;
   size_t n_ints;
@@ -124,12 +128,10 @@ struct  Onnx__AttributeProto
   ProtobufCBinaryData *strings;
   size_t n_tensors;
   Onnx__TensorProto **tensors;
-  size_t n_graphs;
-  Onnx__GraphProto **graphs;
 };
 #define ONNX__ATTRIBUTE_PROTO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&onnx__attribute_proto__descriptor) \
-    , NULL, NULL, NULL, 0, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED, 0, 0, 0, 0, 0, {0,NULL}, NULL, NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+    , NULL, NULL, NULL, 0, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED, 0, 0, 0, 0, 0, {0,NULL}, NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Onnx__ValueInfoProto

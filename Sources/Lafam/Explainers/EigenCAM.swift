@@ -22,8 +22,8 @@ public struct EigenCAM: Explainer {
         let result = try model.run(input, taps: [layer])
         let a = result.taps[layer]!
         try requireFeatureMap(a, name: layer, method: "EigenCAM")
-        let raw = Tensor(shape: [a.shape[0], a.shape[2], a.shape[3]], floats: projection(a).map { max($0, 0) })
-        return Explanation(method: name, targetTensor: layer, raw: raw,
+        let raw = Tensor(uncheckedShape: [a.shape[0], a.shape[2], a.shape[3]], floats: projection(a).map { max($0, 0) })
+        return try Explanation(method: name, targetTensor: layer, raw: raw,
                            maps: postprocessing.apply(raw, height: size.height, width: size.width, upsampling: upsampling),
                            outputs: result.outputs)
     }

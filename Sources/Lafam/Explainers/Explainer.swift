@@ -25,8 +25,14 @@ public struct Explanation: Sendable {
     /// Further B×H×W maps a method produces (RELAX: `uncertainty`, `urelax`), by name.
     public let extras: [String: Tensor]
 
+    /// Throws `ExplainerError.nonFiniteMap` when a map holds NaN or an infinity (non-finite
+    /// activations or gradients, or an input that holds them), naming the images: a map is never
+    /// returned that cannot be drawn or scored.
     public init(method: String, targetTensor: String, raw: Tensor, maps: Tensor, outputs: [String: Tensor],
-                classes: [Int]? = nil, extras: [String: Tensor] = [:]) {
+                classes: [Int]? = nil, extras: [String: Tensor] = [:]) throws {
+        let values = maps.floats, plane = maps.count / max(1, maps.shape.first ?? 1)
+        let bad = (0..<(maps.shape.first ?? 0)).filter { b in values[(b * plane)..<((b + 1) * plane)].contains { !$0.isFinite } }
+        guard bad.isEmpty else { throw ExplainerError.nonFiniteMap(method: method, images: bad) }
         self.method = method
         self.targetTensor = targetTensor
         self.raw = raw

@@ -42,7 +42,7 @@ public struct GradCAM: Explainer {
             try requireFeatureMap(a, name: layer, method: variant.rawValue)
             let raw = rawMap(activations: a, gradients: g)
             let maps = postprocessing.apply(raw, height: size.height, width: size.width, upsampling: upsampling)
-            return Explanation(method: name, targetTensor: layer, raw: raw, maps: maps, outputs: result.outputs, classes: result.classes)
+            return try Explanation(method: name, targetTensor: layer, raw: raw, maps: maps, outputs: result.outputs, classes: result.classes)
         }
     }
 
@@ -69,7 +69,7 @@ public struct GradCAM: Explainer {
                 }
             }
         }
-        return Tensor(shape: [b, h, w], floats: out.map { max($0, 0) })
+        return Tensor(uncheckedShape: [b, h, w], floats: out.map { max($0, 0) })
     }
 
     /// α_k for the channel-weighted variants.
@@ -116,8 +116,8 @@ public struct InputGradient: Explainer {
                 }
             }
         }
-        let rawMap = Tensor(shape: [b, size.height, size.width], floats: raw)
-        return Explanation(method: name, targetTensor: inputName, raw: rawMap,
+        let rawMap = Tensor(uncheckedShape: [b, size.height, size.width], floats: raw)
+        return try Explanation(method: name, targetTensor: inputName, raw: rawMap,
                            maps: SaliencyMaps.minMaxNormalize(rawMap), outputs: result.outputs, classes: result.classes)
     }
 }

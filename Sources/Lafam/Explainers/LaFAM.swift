@@ -29,7 +29,7 @@ public struct LaFAM: Explainer {
         let raw = try channelMean(result.taps[targetName]!, name: targetName)
         let maps = SaliencyMaps.upsample(SaliencyMaps.minMaxNormalize(raw, epsilon: epsilon),
                                          height: size.height, width: size.width, mode: upsampling)
-        return Explanation(method: name, targetTensor: targetName, raw: raw, maps: maps, outputs: result.outputs)
+        return try Explanation(method: name, targetTensor: targetName, raw: raw, maps: maps, outputs: result.outputs)
     }
 
     /// B×C×H×W → B×H×W by the chosen reduction over axis 1.
@@ -52,6 +52,6 @@ public struct LaFAM: Explainer {
             }
         }
         let inv = 1 / Float(c)
-        return Tensor(shape: [b, a.shape[2], a.shape[3]], floats: out.map { $0 * inv })
+        return Tensor(uncheckedShape: [b, a.shape[2], a.shape[3]], floats: out.map { $0 * inv })
     }
 }

@@ -57,13 +57,7 @@ public struct RELAX: Explainer {
         guard masks >= 1, batchSize >= 1, cells >= 1, (0...1).contains(keepProbability) else {
             throw LafamError.invalidArgument("RELAX needs masks ≥ 1, batch size ≥ 1, cells ≥ 1 and a keep probability in [0, 1]")
         }
-        let embedding: String
-        if let target {
-            embedding = model.graph.values[try model.graph.resolveTensor(target)].name
-        } else {
-            guard let e = model.defaultEmbedding else { throw ExplainerError.noDefaultEmbedding(method: name) }
-            embedding = model.graph.values[e].name
-        }
+        let embedding = try embeddingName(target, in: model)
         let size = try inputSize(input, model: model)
         let layout = ImageLayout.detect(model.inputs[0].shape)
         let plane = size.height * size.width
@@ -91,7 +85,7 @@ public struct RELAX: Explainer {
                     ?? (0..<count).flatMap { _ in generator.next() }
                 let masked = apply(batchMasks, count: count, to: x, plane: plane, layout: layout)
                 let shape = [count] + Array(input.shape.dropFirst())
-                let e = try model.run(Tensor(shape: shape, floats: masked), taps: [embedding]).taps[embedding]!.floats
+                let e = try model.run(Tensor(uncheckedShape: shape, floats: masked), taps: [embedding]).taps[embedding]!.floats
                 for j in 0..<count {
                     estimator.add(mask: batchMasks[(j * plane)..<((j + 1) * plane)], similarity: score(Array(e[(j * width)..<((j + 1) * width)]), e0))
                 }
@@ -103,13 +97,20 @@ public struct RELAX: Explainer {
             urelax += estimator.uRELAX
         }
         let shape = [images, size.height, size.width]
-        let raw = Tensor(shape: shape, floats: importance)
-        return Explanation(method: name, targetTensor: embedding, raw: raw, maps: SaliencyMaps.minMaxNormalize(raw),
+        let raw = Tensor(uncheckedShape: shape, floats: importance)
+        return try Explanation(method: name, targetTensor: embedding, raw: raw, maps: SaliencyMaps.minMaxNormalize(raw),
                            outputs: unmasked.outputs,
-                           extras: ["uncertainty": Tensor(shape: shape, floats: uncertainty), "urelax": Tensor(shape: shape, floats: urelax)])
+                           extras: ["uncertainty": Tensor(uncheckedShape: shape, floats: uncertainty), "urelax": Tensor(uncheckedShape: shape, floats: urelax)])
     }
 
     /// `count` copies of the image x, each multiplied by its mask (broadcast over channels).
+    /// The embedding tensor `explain` compares: `target` resolved, or `Model.defaultEmbedding`.
+    public func embeddingName(_ target: String?, in model: Model) throws -> String {
+        if let target { return model.graph.values[try model.graph.resolveTensor(target)].name }
+        guard let e = model.defaultEmbedding else { throw ExplainerError.noDefaultEmbedding(method: name) }
+        return model.graph.values[e].name
+    }
+
     private func apply(_ masks: [Float], count: Int, to x: [Float], plane: Int, layout: ImageLayout) -> [Float] {
         let channels = x.count / plane
         var out = [Float](repeating: 0, count: count * x.count)
@@ -198,7 +199,7 @@ public struct MaskGenerator {
 
     /// The next mask, height × width values in [0, 1].
     mutating func next() -> [Float] {
-        let grid = Tensor(shape: [1, cells, cells], floats: (0..<(cells * cells)).map { _ in random.uniform() < keep ? 1 : 0 })
+        let grid = Tensor(uncheckedShape: [1, cells, cells], floats: (0..<(cells * cells)).map { _ in random.uniform() < keep ? 1 : 0 })
         switch mode {
         case .lafamPaper:
             return SaliencyMaps.upsample(grid, height: height, width: width, mode: .nearest).floats

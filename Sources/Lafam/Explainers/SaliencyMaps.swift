@@ -18,7 +18,7 @@ public enum SaliencyMaps {
             let scale = 1 / (hi - lo + epsilon)
             for i in range { v[i] = (v[i] - lo) * scale }
         }
-        return Tensor(shape: maps.shape, floats: v)
+        return Tensor(uncheckedShape: maps.shape, floats: v)
     }
 
     /// The mean of several B×H×W maps of one input (one per target layer), min-max normalised
@@ -26,7 +26,7 @@ public enum SaliencyMaps {
     public static func aggregate(_ maps: [Tensor]) -> Tensor {
         var sum = [Float](repeating: 0, count: maps[0].count)
         for m in maps { for (i, v) in m.floats.enumerated() { sum[i] += max(v, 0) } }
-        return minMaxNormalize(Tensor(shape: maps[0].shape, floats: sum.map { $0 / Float(maps.count) }), epsilon: 1e-7)
+        return minMaxNormalize(Tensor(uncheckedShape: maps[0].shape, floats: sum.map { $0 / Float(maps.count) }), epsilon: 1e-7)
     }
 
     /// Resizes B×h×w maps to B×height×width.
@@ -56,6 +56,6 @@ public enum SaliencyMaps {
                 }
             }
         }
-        return Tensor(shape: [b, height, width], floats: out)
+        return Tensor(uncheckedShape: [b, height, width], floats: out)
     }
 }

@@ -26,6 +26,21 @@ public struct SaliencyMethod {
         self.relaxEmbedding = relaxEmbedding
     }
 
+    /// The `targetTensor` of each explanation `explain(_:model:nodes:)` returns, in order, resolved
+    /// without running the model: what callers name output files by before computing anything.
+    public func targets(model: Model, nodes: [String]) throws -> [String] {
+        switch name {
+        case .gradient: return [model.inputs[0].name]
+        case .relax: return [try relax.embeddingName(relaxEmbedding ?? nodes.first, in: model)]
+        default:
+            let targets: [String?] = nodes.isEmpty ? [nil] : nodes
+            return try targets.map { try resolveTarget($0, in: model, method: name.rawValue) }
+        }
+    }
+
+    /// The keys of `Explanation.extras` this method fills: RELAX's uncertainty and U-RELAX maps.
+    public var extraMaps: [String] { name == .relax ? ["uncertainty", "urelax"] : [] }
+
     /// One explanation per node (the default target when `nodes` is empty); `gradient` and
     /// `relax` explain the input and an embedding, so they give one explanation.
     public func explain(_ input: Tensor, model: Model, nodes: [String]) throws -> [Explanation] {

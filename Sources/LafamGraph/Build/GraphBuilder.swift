@@ -111,7 +111,15 @@ public enum GraphBuilder {
         let context = NodeContext(name: node.name, opType: node.opType, opset: opset,
                                   inputCount: node.inputs.count, outputCount: node.outputs.count,
                                   attributes: node.attributes)
-        return try OpError.reported(at: node.name, opType: node.opType) { try factory(context) }
+        let op = try OpError.reported(at: node.name, opType: node.opType) { try factory(context) }
+        let arity = op.inputArity
+        guard arity.contains(node.inputs.count) else {
+            let takes = arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)"
+                : arity.upperBound == Int.max ? "at least \(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)"
+            throw LafamError.invalidNode(node: node.name, opType: node.opType,
+                                         reason: "lists \(node.inputs.count) inputs; \(node.opType) (opset \(opset)) takes \(takes)")
+        }
+        return op
     }
 
     /// Kahn's algorithm, keeping file order among ready nodes; a leftover node lies on a cycle.
@@ -142,6 +150,34 @@ public enum GraphBuilder {
         return order
     }
 
+    /// Constant folding makes constants of at most this many bytes beyond the size of the node's
+    /// own constant inputs: a node that would make more (ConstantOfShape, Tile or Expand to a
+    /// large shape) is left to run, where the run's memory budget applies, so loading a small
+    /// file never materialises a huge tensor.
+    static let foldLimit = 64 << 20
+
+    /// The outputs of `op` on its constant inputs, or nil when they would be too large to keep as
+    /// constants (`foldLimit`), in which case the node runs with the model.
+    private static func folded(_ op: any Operator, _ inputs: [ValueFacts?], _ facts: [ValueFacts]) throws -> [Tensor]? {
+        let inputBytes = inputs.reduce(0) { total, f in
+            guard let c = f?.constant else { return total }
+            return total + c.count * c.dtype.storageWidth
+        }
+        let limit = max(foldLimit, inputBytes)
+        for f in facts {
+            guard let shape = f.shape?.concrete else { continue }
+            guard let count = try? Sizes.elementCount(shape), count <= limit / f.dtype.storageWidth else { return nil }
+        }
+        // An output whose size only the kernel knows is held to the same limit while it runs.
+        do {
+            return try MemoryBudget.$current.withValue(MemoryBudget(bytes: min(limit, MemoryBudget.current.bytes))) {
+                try op.run(inputs.map { $0?.constant })
+            }
+        } catch LafamError.overMemoryBudget {
+            return nil
+        }
+    }
+
     /// Infers every node's output facts in order; a node whose inputs are all constants is run
     /// once here and its outputs become constants (constant folding), as is any output whose
     /// value the op's shape rule already knows (e.g. `Shape` of a fully static tensor). A node
@@ -157,8 +193,7 @@ public enum GraphBuilder {
                 var facts = try op.infer(inputFacts)
                 let present = node.inputs.enumerated().filter { $0.element != nil }
                 if !present.isEmpty, present.allSatisfy({ inputFacts[$0.offset]?.constant != nil }),
-                   facts.contains(where: { $0.constant == nil }) {
-                    let outputs = try op.run(inputFacts.map { $0?.constant })
+                   facts.contains(where: { $0.constant == nil }), let outputs = try folded(op, inputFacts, facts) {
                     facts = zip(facts, outputs).map { ValueFacts($1.conformed(to: $0.dtype)) }
                 }
                 return facts

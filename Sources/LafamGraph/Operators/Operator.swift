@@ -9,6 +9,11 @@ import LafamTensor
 /// Every declaration has a safe default, so an op that declares nothing is still handled
 /// correctly (never split across a batch, never specialised).
 public protocol Operator: Sendable {
+    /// How many inputs a node of this op may list, omitted optional ones ("") included: ONNX's
+    /// schema for the node's opset. A node outside it is refused when the graph is built, so an
+    /// input is never silently ignored. No default: every op states it.
+    var inputArity: ClosedRange<Int> { get }
+
     /// Output facts from input facts (nil for an omitted optional input). Throws `OpError` for
     /// inputs this op cannot accept (type, rank, count).
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts]

@@ -67,6 +67,8 @@ public struct ActivationOp: ActivationComputing {
 
     public init(activation: any Activation) { self.activation = activation }
 
+    public var inputArity: ClosedRange<Int> { 1...1 }
+
     public func activation(_ inputs: [ValueFacts?]) -> (any Activation)? { activation }
 
     public func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
@@ -83,7 +85,7 @@ public struct ActivationOp: ActivationComputing {
             if !x.isEmpty { x.withUnsafeBufferPointer { activation.apply($0.baseAddress!, to: buffer.baseAddress!, count: x.count) } }
             initialized = x.count
         }
-        return [Tensor(shape: required(inputs, 0).shape, floats: y)]
+        return [Tensor(uncheckedShape: required(inputs, 0).shape, floats: y)]
     }
 
     public func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour { .perImage }
@@ -100,7 +102,7 @@ extension Activation {
     /// dL/dx for a whole tensor x with output y and output gradient g.
     func pullback(_ x: Tensor, _ y: Tensor, _ g: Tensor) -> Tensor {
         let xs = x.floats, ys = y.floats, gs = g.floats
-        return Tensor(shape: x.shape, floats: [Float](unsafeUninitializedCapacity: xs.count) { dx, initialized in
+        return Tensor(uncheckedShape: x.shape, floats: [Float](unsafeUninitializedCapacity: xs.count) { dx, initialized in
             guard !xs.isEmpty else { initialized = 0; return }
             xs.withUnsafeBufferPointer { xp in
                 ys.withUnsafeBufferPointer { yp in

@@ -6,6 +6,8 @@ import LafamTensor
 /// specialised graph; passes may fuse a residual Add and an activation into its output pass
 /// (`epilogue`) and pick Winograd for it.
 struct Conv: Operator {
+    var inputArity: ClosedRange<Int> { 2...3 }
+
     let window: Window?
     let kernelAttr: [Int]?
     let group: Int
@@ -48,6 +50,9 @@ struct Conv: Operator {
             throw OpError("X has \(c) channels, but W expects \(wc) per group × group \(group) = \(wc * group)")
         }
         if let m = ws[0].value, m % group != 0 { throw OpError("W has \(m) output channels, not divisible by group \(group)") }
+        if let m = ws[0].value, let length = optional(inputs, 2)?.shape?.first?.value, length != m {
+            throw OpError("B has \(length) elements, but W has \(m) output channels")
+        }
         var kernel = kernelAttr
         if kernel == nil, let k = Array(ws[2...]).concrete { kernel = k }
         guard let kernel else { return [facts(.float32, [xs[0], ws[0]] + xs.dropFirst(2).map { _ in .unknown })] }
@@ -156,7 +161,7 @@ struct Conv: Operator {
             }
         }
         let spatialOut = Array(v.out.suffix(x.rank - 2))
-        return [Tensor(shape: [n, m] + spatialOut, floats: out)]
+        return [Tensor(uncheckedShape: [n, m] + spatialOut, floats: out)]
     }
 }
 
@@ -205,14 +210,14 @@ extension Conv: Differentiable {
                 }
             }
         }
-        var result: [Tensor?] = [dx.map { Tensor(shape: x.shape, floats: $0) }, dw.map { Tensor(shape: w.shape, floats: $0) }]
+        var result: [Tensor?] = [dx.map { Tensor(uncheckedShape: x.shape, floats: $0) }, dw.map { Tensor(uncheckedShape: w.shape, floats: $0) }]
         if inputs.count > 2, let bias = inputs[2] {
             var db: [Float]? = nil
             if wanted[2] {
                 db = [Float](repeating: 0, count: m)
                 for b in 0..<n { for ch in 0..<m { let base = (b * m + ch) * outCount; db![ch] += gs[base..<(base + outCount)].reduce(0, +) } }
             }
-            result.append(db.map { Tensor(shape: bias.shape, floats: $0) })
+            result.append(db.map { Tensor(uncheckedShape: bias.shape, floats: $0) })
         }
         return result
     }

@@ -15,7 +15,13 @@ extension ConvGeometry {
     /// dispatch costs some microseconds, a conv this small (a 7×7 depthwise layer) tens of them.
     static let parallelWorkThreshold = 1 << 18
 
-    var multiplyAdds: Int { m * v.outputCount * cg * v.kernelCount }
+    /// Saturates rather than overflows: only compared with a threshold.
+    var multiplyAdds: Int {
+        [m, v.outputCount, cg, v.kernelCount].reduce(1) { total, f in
+            let (p, overflow) = total.multipliedReportingOverflow(by: f)
+            return overflow ? .max : p
+        }
+    }
 
     /// The pieces for `workers` threads that take pieces round-robin: a multiple of `workers` of
     /// near-equal size. Position tiles stay within the per-tile budgets; when a plane has fewer

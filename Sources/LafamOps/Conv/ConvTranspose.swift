@@ -4,6 +4,8 @@ import LafamTensor
 /// ONNX ConvTranspose (1-D to 3-D): the adjoint of Conv. Per image and group,
 /// col = Wᵀ · X (GEMM), then col2im scatters the columns into the output (the adjoint of im2col).
 struct ConvTranspose: Operator {
+    var inputArity: ClosedRange<Int> { 2...3 }
+
     let node: NodeContext
     let group: Int
     let outputPadding: [Int]?
@@ -24,12 +26,19 @@ struct ConvTranspose: Operator {
         let w = try Window(node, kernel: try node.ints("kernel_shape") ?? kernel)
         let r = spatial.count
         let extra = outputPadding ?? [Int](repeating: 0, count: r)
-        guard extra.count == r else { throw OpError("output_padding \(extra) must hold \(r) values") }
+        guard extra.count == r, extra.allSatisfy({ (0...Window.largest).contains($0) }) else {
+            throw OpError("output_padding \(extra) must hold \(r) values from 0 to \(Window.largest)")
+        }
+        if let shape = outputShape, shape.contains(where: { !(1...Window.largest).contains($0) }) {
+            throw OpError("output_shape \(shape) must hold sizes from 1 to \(Window.largest)")
+        }
         var begin = [Int](repeating: 0, count: r), end = begin, out = begin
         for i in 0..<r {
             let extent = (w.kernel[i] - 1) * w.dilations[i] + 1
-            let full = w.strides[i] * (spatial[i] - 1) + extra[i] + extent
-            if let shape = outputShape ?? (w.autoPad.hasPrefix("SAME") ? spatial.map { $0 * w.strides[i] } : nil) {
+            let overflow = "the output size along spatial axis \(i) overflows"
+            let full = try Sizes.sum(Sizes.sum(Sizes.product(w.strides[i], spatial[i] - 1, overflow), extra[i], overflow), extent, overflow)
+            let same = w.autoPad.hasPrefix("SAME") ? try spatial.map { try Sizes.product($0, w.strides[i], overflow) } : nil
+            if let shape = outputShape ?? same {
                 let target = shape.count == r ? shape[i] : shape[shape.count - r + i]
                 // Floor division, as the specification's reference: a negative total pads the end.
                 let total = full - target, half = Int((Double(total) / 2).rounded(.down))
@@ -44,6 +53,7 @@ struct ConvTranspose: Operator {
             }
             guard out[i] > 0 else { throw OpError("output size \(out[i]) along spatial axis \(i) is not positive") }
         }
+        _ = try Sizes.product(of: out, "the output's spatial size \(out) overflows")
         let lead = 3 - r
         var v = WindowVolume()
         for i in 0..<r {
@@ -62,7 +72,10 @@ struct ConvTranspose: Operator {
         if let b = optional(inputs, 2) { try expect(b, [.float32], "B"); try expectRank(b, 1, "B") }
         guard let xs = x.shape, let ws = w.shape else { return [facts(.float32, x.shape.map { $0.map { _ in .unknown } })] }
         if let c = xs[1].value, let wc = ws[0].value, c != wc { throw OpError("X has \(c) channels, W expects \(wc)") }
-        let channels: Dim = ws[1].value.map { .known($0 * group) } ?? .unknown
+        let channels: Dim = try ws[1].value.map { .known(try Sizes.product($0, group, "W's output channels × group overflow")) } ?? .unknown
+        if let m = channels.value, let length = optional(inputs, 2)?.shape?.first?.value, length != m {
+            throw OpError("B has \(length) elements, but the output has \(m) channels")
+        }
         guard let spatial = Array(xs[2...]).concrete, let kernel = Array(ws[2...]).concrete else {
             return [facts(.float32, [xs[0], channels] + xs.dropFirst(2).map { _ in .unknown })]
         }
@@ -97,6 +110,6 @@ struct ConvTranspose: Operator {
                 }
             }
         }
-        return [Tensor(shape: [n, m] + spatialOut, floats: out)]
+        return [Tensor(uncheckedShape: [n, m] + spatialOut, floats: out)]
     }
 }

@@ -43,7 +43,11 @@ struct WinogradWeights: Sendable {
     static func suits(_ g: ConvGeometry, images: Int) -> Bool {
         let v = g.v
         guard g.group == 1, v.kernel == [1, 3, 3], v.stride == [1, 1, 1], v.dilation == [1, 1, 1], v.size[0] == 1, v.out[0] == 1 else { return false }
-        return images * ((v.out[1] + 1) / 2) * ((v.out[2] + 1) / 2) >= minimumTiles && g.c >= minimumChannels && g.m >= minimumChannels
+        guard g.c >= minimumChannels && g.m >= minimumChannels else { return false }
+        // Sizes from declared shapes may be huge: an overflowing tile count is certainly enough.
+        let (rows, o1) = images.multipliedReportingOverflow(by: (v.out[1] + 1) / 2)
+        let (tiles, o2) = rows.multipliedReportingOverflow(by: (v.out[2] + 1) / 2)
+        return o1 || o2 || tiles >= minimumTiles
     }
 
     static let minimumTiles = 40

@@ -5,6 +5,8 @@ import LafamTensor
 /// Two-input arithmetic with numpy broadcasting (Add, Sub, Mul, Div, Pow on float32 or int64;
 /// Pow's result has the base's type), and the n-ary Sum.
 struct Binary: ChannelAffine {
+    var inputArity: ClosedRange<Int> { variadic ? 1...Int.max : 2...2 }
+
     enum Kind { case add, sub, mul, div, pow, max, min, prelu }
     let kind: Kind
     let variadic: Bool
@@ -69,8 +71,8 @@ struct Binary: ChannelAffine {
         for t in ts.dropFirst() { acc = try combine(acc, t) }
         if isMean {
             switch acc.storage {
-            case .float(let v): acc = Tensor(shape: acc.shape, storage: .float(v.map { $0 / Float(ts.count) }), dtype: acc.dtype)
-            case .double(let v): acc = Tensor(shape: acc.shape, doubles: v.map { $0 / Double(ts.count) })
+            case .float(let v): acc = Tensor(uncheckedShape: acc.shape, storage: .float(v.map { $0 / Float(ts.count) }), dtype: acc.dtype)
+            case .double(let v): acc = Tensor(uncheckedShape: acc.shape, doubles: v.map { $0 / Double(ts.count) })
             default: throw OpError("Mean needs floating-point inputs, got \(acc.dtype)")
             }
         }
@@ -83,21 +85,21 @@ struct Binary: ChannelAffine {
         let shape = try broadcast(a.shape, b.shape)
         switch (a.storage, b.storage) {
         case let (.float(x), .float(y)):
-            return Tensor(shape: shape, floats: floating(x, a.shape, y, b.shape, shape, power: Binary.power))
+            return Tensor(uncheckedShape: shape, floats: floating(x, a.shape, y, b.shape, shape, power: Binary.power))
         case let (.double(x), .double(y)):
-            return Tensor(shape: shape, doubles: floating(x, a.shape, y, b.shape, shape, power: Foundation.pow))
+            return Tensor(uncheckedShape: shape, doubles: floating(x, a.shape, y, b.shape, shape, power: Foundation.pow))
         case let (.float(x), _):
-            return Tensor(shape: shape, floats: broadcastMap(x, a.shape, b.asDoubles.map(Float.init), b.shape, shape, Binary.power))
+            return Tensor(uncheckedShape: shape, floats: broadcastMap(x, a.shape, b.asDoubles.map(Float.init), b.shape, shape, Binary.power))
         case let (.double(x), _):
-            return Tensor(shape: shape, doubles: broadcastMap(x, a.shape, b.asDoubles, b.shape, shape, Foundation.pow))
+            return Tensor(uncheckedShape: shape, doubles: broadcastMap(x, a.shape, b.asDoubles, b.shape, shape, Foundation.pow))
         case let (.int64(x), .int64(y)) where kind != .pow || !b.dtype.isFloatingPoint:
             let unsigned = a.dtype == .uint64
             if kind == .div, y.contains(0) { throw OpError("integer division by zero") }
-            return Tensor(shape: shape, int64s: broadcastMap(x, a.shape, y, b.shape, shape) { Binary.intOp(kind, $0, $1, unsigned: unsigned) ?? 0 })
+            return Tensor(uncheckedShape: shape, int64s: broadcastMap(x, a.shape, y, b.shape, shape) { Binary.intOp(kind, $0, $1, unsigned: unsigned) ?? 0 })
         case (.int64, _) where kind == .pow:
             // An integer base to a floating exponent: computed in float64, truncated to the base's type.
             let powers = broadcastMap(a.asDoubles, a.shape, b.asDoubles, b.shape, shape, Foundation.pow)
-            return try Tensor(shape: shape, doubles: powers).converted(to: .int64)
+            return try Tensor(uncheckedShape: shape, doubles: powers).converted(to: .int64)
         default:
             throw OpError("type mismatch: \(a.dtype) and \(b.dtype)")
         }
@@ -163,23 +165,23 @@ extension Binary: Differentiable {
         guard let g = gradients[0] else { return wanted.map { _ in nil } }
         let y = outputs[0]
         if variadic {
-            return inputs.enumerated().map { k, x -> Tensor? in
+            return try inputs.enumerated().map { k, x -> Tensor? in
                 guard wanted[k], let x else { return nil }
                 switch kind {
                 case .max, .min:
                     // The gradient goes to the inputs equal to the result.
-                    let mask = zip(expand(x.floats, x.shape, to: y.shape), y.floats).map { $0 == $1 ? Float(1) : 0 }
-                    return reduceToShape(Tensor(shape: y.shape, floats: zip(mask, g.floats).map(*)), x.shape)
+                    let mask = zip(try expand(x.floats, x.shape, to: y.shape), y.floats).map { $0 == $1 ? Float(1) : 0 }
+                    return try reduceToShape(Tensor(uncheckedShape: y.shape, floats: zip(mask, g.floats).map(*)), x.shape)
                 default:
                     let scale = isMean ? 1 / Float(inputs.count) : 1
-                    return reduceToShape(Tensor(shape: g.shape, floats: g.floats.map { $0 * scale }), x.shape)
+                    return try reduceToShape(Tensor(uncheckedShape: g.shape, floats: g.floats.map { $0 * scale }), x.shape)
                 }
             }
         }
         let a = required(inputs, 0), b = required(inputs, 1)
         guard a.dtype == .float32 else { return [nil, nil] }
-        let av = expand(a.floats, a.shape, to: y.shape)
-        let bv = expand(b.dtype == .float32 ? b.floats : b.asInts.map { Float($0) }, b.shape, to: y.shape)
+        let av = try expand(a.floats, a.shape, to: y.shape)
+        let bv = try expand(b.dtype == .float32 ? b.floats : b.asInts.map { Float($0) }, b.shape, to: y.shape)
         let gv = g.floats, yv = y.floats
         func partial(_ f: (Float, Float, Float, Float) -> Float) -> [Float] {
             (0..<gv.count).map { f(av[$0], bv[$0], yv[$0], gv[$0]) }
@@ -198,8 +200,8 @@ extension Binary: Differentiable {
         case .prelu: da = partial { a, b, _, g in a < 0 ? g * b : g }; db = partial { a, _, _, g in a < 0 ? g * a : 0 }
         }
         return [
-            wanted[0] ? reduceToShape(Tensor(shape: y.shape, floats: da), a.shape) : nil,
-            wanted[1] && b.dtype == .float32 ? reduceToShape(Tensor(shape: y.shape, floats: db), b.shape) : nil,
+            wanted[0] ? try reduceToShape(Tensor(uncheckedShape: y.shape, floats: da), a.shape) : nil,
+            wanted[1] && b.dtype == .float32 ? try reduceToShape(Tensor(uncheckedShape: y.shape, floats: db), b.shape) : nil,
         ]
     }
 }

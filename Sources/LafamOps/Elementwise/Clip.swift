@@ -5,6 +5,8 @@ import LafamTensor
 /// every numeric type from opset 11. On float32 with constant bounds it is the `Clamp` activation,
 /// so it fuses into a Conv's output pass.
 struct Clip: ActivationComputing {
+    var inputArity: ClosedRange<Int> { boundsAreInputs ? 1...3 : 1...1 }
+
     let attrMin: Float, attrMax: Float
     let boundsAreInputs: Bool
 
@@ -49,13 +51,13 @@ struct Clip: ActivationComputing {
             return try ActivationOp(activation: clamp(Array(inputs.dropFirst()))).run([x])
         case .double(let v):
             let l = lo?.doubles[0] ?? -.greatestFiniteMagnitude, h = hi?.doubles[0] ?? .greatestFiniteMagnitude
-            return [Tensor(shape: x.shape, doubles: v.map { Swift.min(Swift.max($0, l), h) })]
+            return [Tensor(uncheckedShape: x.shape, doubles: v.map { Swift.min(Swift.max($0, l), h) })]
         case .int64(let v) where x.dtype == .uint64:
             let l = lo.map { UInt64(bitPattern: $0.int64s[0]) } ?? .min, h = hi.map { UInt64(bitPattern: $0.int64s[0]) } ?? .max
-            return [Tensor(shape: x.shape, int64s: v.map { Int64(bitPattern: Swift.min(Swift.max(UInt64(bitPattern: $0), l), h)) })]
+            return [Tensor(uncheckedShape: x.shape, int64s: v.map { Int64(bitPattern: Swift.min(Swift.max(UInt64(bitPattern: $0), l), h)) })]
         case .int64(let v):
             let l = lo?.int64s[0] ?? .min, h = hi?.int64s[0] ?? .max
-            return [Tensor(shape: x.shape, int64s: v.map { Swift.min(Swift.max($0, l), h) })]
+            return [Tensor(uncheckedShape: x.shape, int64s: v.map { Swift.min(Swift.max($0, l), h) })]
         default:
             throw OpError("Clip needs numbers, got \(x.dtype)")
         }

@@ -4,6 +4,8 @@ import LafamTensor
 /// PRelu: x < 0 ? slope·x : x, slope broadcast to x. Before opset 7 a 1-D slope of C values is
 /// per channel (axis 1), which numpy broadcasting would align with the last axis instead.
 struct PRelu: Operator {
+    var inputArity: ClosedRange<Int> { 2...2 }
+
     let legacy: Bool
     private let elementwise = Binary(kind: .prelu, variadic: false)
 
@@ -28,7 +30,7 @@ struct PRelu: Operator {
         var tensors = inputs
         let x = required(inputs, 0), slope = required(inputs, 1)
         if let shape = channelwise(slope.shape.map { .known($0) }, input: x.shape.map { .known($0) }) {
-            tensors[1] = slope.reshaped(shape.concrete!)
+            tensors[1] = slope.viewed(as: shape.concrete!)
         }
         return try elementwise.run(tensors)
     }
@@ -39,10 +41,10 @@ extension PRelu: Differentiable {
         var tensors = inputs
         let x = required(inputs, 0), slope = required(inputs, 1)
         if let shape = channelwise(slope.shape.map { .known($0) }, input: x.shape.map { .known($0) }) {
-            tensors[1] = slope.reshaped(shape.concrete!)
+            tensors[1] = slope.viewed(as: shape.concrete!)
         }
         var grads = try elementwise.backward(tensors, outputs: outputs, gradients: gradients, wanted: wanted)
-        if let ds = grads[1] { grads[1] = ds.reshaped(slope.shape) }
+        if let ds = grads[1] { grads[1] = ds.viewed(as: slope.shape) }
         return grads
     }
 }

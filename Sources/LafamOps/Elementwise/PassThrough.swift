@@ -3,6 +3,8 @@ import LafamTensor
 
 /// Identity, and Dropout in inference mode (the optional mask output is all true).
 struct PassThrough: Operator {
+    var inputArity: ClosedRange<Int> { isDropout ? 1...3 : 1...1 }
+
     let isDropout: Bool
     let node: NodeContext
 
@@ -32,7 +34,7 @@ struct PassThrough: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
         guard isDropout else { return [x] }
-        return [x, Tensor(shape: x.shape, bools: [Bool](repeating: true, count: x.count))]
+        return [x, Tensor(uncheckedShape: x.shape, bools: [Bool](repeating: true, count: x.count))]
     }
 }
 

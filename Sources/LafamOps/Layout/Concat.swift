@@ -3,6 +3,8 @@ import LafamTensor
 
 /// Concat along `axis`.
 struct Concat: Operator {
+    var inputArity: ClosedRange<Int> { 1...Int.max }
+
     let axis: Int
     init(_ node: NodeContext) throws {
         guard let a = try node.ints("axis")?.first else { throw OpError("attribute axis is required") }
@@ -15,6 +17,7 @@ struct Concat: Operator {
         for p in parts where p.dtype != first.dtype { throw OpError("type mismatch: \(first.dtype) and \(p.dtype)") }
         guard parts.allSatisfy({ $0.shape != nil }) else { return [facts(first.dtype, nil)] }
         let rank = first.rank!
+        guard rank >= 1 else { throw OpError("inputs must have rank 1 or more, got a scalar") }
         let a = try normalizeAxis(axis, rank: rank)
         var out = first.shape!
         var total: Int? = 0
@@ -26,7 +29,7 @@ struct Concat: Operator {
                 }
                 if out[i].value == nil, p.shape![i].value != nil { out[i] = p.shape![i] }
             }
-            total = p.shape![a].value.flatMap { v in total.map { $0 + v } }
+            total = try p.shape![a].value.flatMap { v in try total.map { try Sizes.sum($0, v, "the concatenated axis overflows") } }
         }
         out[a] = total.map { .known($0) } ?? .unknown
         var result = facts(first.dtype, out)
@@ -50,7 +53,7 @@ struct Concat: Operator {
         let blocks = parts.map { $0.shape[a...].reduce(1, *) }
         var shape = first.shape
         shape[a] = parts.reduce(0) { $0 + $1.shape[a] }
-        return [Tensor(shape: shape, storage: .interleave(parts.map(\.storage), blocks: blocks, repeats: outer))]
+        return [Tensor(uncheckedShape: shape, storage: .interleave(parts.map(\.storage), blocks: blocks, repeats: outer))]
     }
 }
 
@@ -69,7 +72,7 @@ extension Concat: Differentiable {
             guard wanted[k] else { return nil }
             var out = [Float](repeating: 0, count: x.count)
             for o in 0..<outer { for i in 0..<block { out[o * block + i] = gs[o * row + offset + i] } }
-            return Tensor(shape: x.shape, floats: out)
+            return Tensor(uncheckedShape: x.shape, floats: out)
         }
     }
 }

@@ -3,6 +3,8 @@ import LafamTensor
 
 /// Gather along `axis` with int64 indices (negative indices count from the end).
 struct Gather: Operator {
+    var inputArity: ClosedRange<Int> { 2...2 }
+
     let axis: Int
     init(_ node: NodeContext) throws { axis = try node.int("axis", default: 0) }
 
@@ -11,7 +13,12 @@ struct Gather: Operator {
         try expect(idx, DType.indices, "indices")
         guard let s = x.shape, let i = idx.shape else { return [facts(x.dtype, nil)] }
         let a = try normalizeAxis(axis, rank: s.count)
-        var result = facts(x.dtype, Array(s[..<a]) + i + Array(s[(a + 1)...]))
+        if let n = s[a].value, let picks = idx.constant?.asInts, let bad = picks.first(where: { $0 < -n || $0 >= n }) {
+            throw OpError("index \(bad) is out of range for axis \(a) of size \(n)")
+        }
+        let out = Array(s[..<a]) + i + Array(s[(a + 1)...])
+        if let shape = out.concrete { _ = try Sizes.elementCount(shape) }
+        var result = facts(x.dtype, out)
         if s.count == 1, let e = x.elements, let picks = idx.constant?.asInts {
             let picked = picks.map { $0 < 0 ? $0 + e.count : $0 }
             if picked.allSatisfy({ $0 >= 0 && $0 < e.count }) { result.elements = picked.map { e[$0] } }
@@ -26,7 +33,7 @@ struct Gather: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0), idx = required(inputs, 1)
         let a = try normalizeAxis(axis, rank: x.rank)
-        return [Tensor(shape: Array(x.shape[..<a]) + idx.shape + Array(x.shape[(a + 1)...]), storage: x.storage.take(try indexMaps(inputs)[0]))]
+        return [Tensor(uncheckedShape: Array(x.shape[..<a]) + idx.shape + Array(x.shape[(a + 1)...]), storage: x.storage.take(try indexMaps(inputs)[0]))]
     }
 }
 
@@ -41,6 +48,8 @@ extension Gather: IndexMapping {
             return j
         }
         let outer = x.shape[..<a].reduce(1, *), inner = x.shape[(a + 1)...].reduce(1, *)
+        let count = try Sizes.product(of: [outer, picks.count, inner], "Gather's output overflows")
+        try MemoryBudget.current.check(count: count, width: x.dtype.storageWidth + 8, for: "Gather's output of \(count) elements")
         var flat: [Int] = []
         flat.reserveCapacity(outer * picks.count * inner)
         for o in 0..<outer { for j in picks { let base = (o * n + j) * inner; for k in 0..<inner { flat.append(base + k) } } }

@@ -4,6 +4,8 @@ import LafamTensor
 /// Pad: pads (and the constant value) as attributes before opset 11, as inputs from 11, with
 /// optional axes from 18. Modes constant (negative pads crop), reflect and edge.
 struct Pad: Operator {
+    var inputArity: ClosedRange<Int> { attrPads == nil ? 2...4 : 1...1 }
+
     let mode: String
     let attrPads: [Int]?
     let attrValue: Double
@@ -17,6 +19,27 @@ struct Pad: Operator {
             attrPads = nil
         }
         attrValue = Double(try node.float("value", default: 0))
+    }
+
+    /// An axis of size `n` padded by `begin` and `end` (negative pads crop).
+    static func padded(_ n: Int, _ begin: Int, _ end: Int) throws -> Int {
+        let size = try Sizes.sum(Sizes.sum(n, begin, "pads overflow"), end, "pads overflow")
+        guard size >= 0 else { throw OpError("pads \(begin), \(end) crop more than the axis of size \(n)") }
+        return size
+    }
+
+    /// Edge and reflect padding read the axis they pad: it may not be empty, and a reflection may
+    /// not be longer than the axis minus one.
+    private func checkMode(_ pads: [Int], shape: [Dim]) throws {
+        guard mode != "constant" else { return }
+        let rank = shape.count
+        for i in 0..<rank where pads[i] > 0 || pads[i + rank] > 0 {
+            guard let n = shape[i].value else { continue }
+            if n == 0 { throw OpError("\(mode) padding of an empty axis") }
+            if mode == "reflect" && max(pads[i], pads[i + rank]) >= n {
+                throw OpError("reflect pads \(pads) need each pad smaller than the axis (\(n))")
+            }
+        }
     }
 
     private func fullPads(rank: Int, pads: [Int], axes: [Int]?) throws -> [Int] {
@@ -42,9 +65,10 @@ struct Pad: Operator {
         }
         guard let s = x.shape else { return [facts(x.dtype, nil)] }
         let full = try fullPads(rank: s.count, pads: pads!, axes: axes)
+        try checkMode(full, shape: s)
         // An unpadded axis keeps its dimension, symbolic ones (the batch) included.
-        return [facts(x.dtype, s.enumerated().map { i, d in
-            full[i] == 0 && full[i + s.count] == 0 ? d : d.value.map { .known($0 + full[i] + full[i + s.count]) } ?? .unknown
+        return [facts(x.dtype, try s.enumerated().map { i, d in
+            full[i] == 0 && full[i + s.count] == 0 ? d : try d.value.map { .known(try Pad.padded($0, full[i], full[i + s.count])) } ?? .unknown
         })]
     }
 
@@ -61,7 +85,7 @@ struct Pad: Operator {
         // PyTorch exports AvgPool with a Pad of zeros before it (DenseNet's transitions).
         if try pads(inputs).allSatisfy({ $0 == 0 }) { return [x] }
         let (shape, map) = try indexMap(inputs)
-        return [Tensor(shape: shape, storage: x.storage.take(map, fill: value))]
+        return [Tensor(uncheckedShape: shape, storage: x.storage.take(map, fill: value))]
     }
 
     /// Padding before and after every axis (2 × rank values).
@@ -74,20 +98,11 @@ struct Pad: Operator {
         let x = required(inputs, 0)
         let rank = x.rank
         let pads = try pads(inputs)
-        let outShape = (0..<rank).map { x.shape[$0] + pads[$0] + pads[$0 + rank] }
-        guard outShape.allSatisfy({ $0 >= 0 }) else { throw OpError("pads \(pads) crop more than the input \(x.shape)") }
-        if mode != "constant" {
-            for i in 0..<rank where (pads[i] > 0 || pads[i + rank] > 0) && x.shape[i] == 0 {
-                throw OpError("\(mode) padding of an empty axis")
-            }
-            if mode == "reflect" {
-                for i in 0..<rank where max(pads[i], pads[i + rank]) >= x.shape[i] && x.shape[i] > 0 && (pads[i] > 0 || pads[i + rank] > 0) {
-                    throw OpError("reflect pads \(pads) need each pad smaller than the axis (\(x.shape[i]))")
-                }
-            }
-        }
+        let outShape = try (0..<rank).map { try Pad.padded(x.shape[$0], pads[$0], pads[$0 + rank]) }
+        try checkMode(pads, shape: x.shape.map { .known($0) })
         let strides = Tensor.strides(of: x.shape)
-        let count = outShape.reduce(1, *)
+        let count = try Sizes.elementCount(outShape)
+        try MemoryBudget.current.check(count: count, width: x.dtype.storageWidth + 8, for: "Pad's output of shape \(outShape)")
         var flat = [Int](repeating: 0, count: count)
         /// The source index along `axis` of output index `o`, nil in constant padding.
         func source(_ o: Int, _ axis: Int) -> Int? {

@@ -4,6 +4,8 @@ import LafamTensor
 /// Reshape: the target shape comes from the second input; 0 copies the input dimension unless
 /// `allowzero` (opset 14) is set, and one −1 is inferred.
 struct Reshape: Operator {
+    var inputArity: ClosedRange<Int> { 2...2 }
+
     let allowZero: Bool
 
     init(_ node: NodeContext) throws {
@@ -36,8 +38,9 @@ struct Reshape: Operator {
             }
         }
         guard let k = inferred else {
-            if let input = input?.concrete, let o = out.concrete, input.reduce(1, *) != o.reduce(1, *) {
-                throw OpError("cannot reshape \(input) (\(input.reduce(1, *)) elements) to \(o)")
+            if let input = input?.concrete, let o = out.concrete {
+                let (count, target) = (try Sizes.elementCount(input), try Sizes.elementCount(o))
+                guard count == target else { throw OpError("cannot reshape \(input) (\(count) elements) to \(o) (\(target))") }
             }
             return out
         }
@@ -51,7 +54,8 @@ struct Reshape: Operator {
         }
         let known = others.compactMap(\.value)
         let symbolic = numerator.filter { $0.value == nil }
-        let num = numerator.compactMap(\.value).reduce(1, *), den = known.reduce(1, *)
+        let num = try Sizes.product(of: numerator.compactMap(\.value), "shape \(input.shapeString) overflows")
+        let den = try Sizes.product(of: known, "shape \(target.shapeString) overflows")
         guard den != 0, num % den == 0 else {
             if symbolic.isEmpty { throw OpError("cannot reshape \(input.shapeString) to \(target.shapeString)") }
             return out
@@ -68,10 +72,10 @@ struct Reshape: Operator {
         let x = required(inputs, 0)
         let target = required(inputs, 1).asInts.map { Dim.known($0) }
         guard let shape = try Reshape.resolve(target, input: x.shape.map { .known($0) }, allowZero: allowZero).concrete,
-              shape.reduce(1, *) == x.count else {
+              try Sizes.elementCount(shape) == x.count else {
             throw OpError("cannot reshape \(x.shape) to \(target.map(\.description))")
         }
-        return [x.reshaped(shape)]
+        return [x.viewed(as: shape)]
     }
 }
 
@@ -79,14 +83,16 @@ extension Reshape: ShapeView {}
 
 /// Flatten to 2-D at `axis`: [d0·…·d(axis−1), d(axis)·…].
 struct Flatten: Operator {
+    var inputArity: ClosedRange<Int> { 1...1 }
+
     let axis: Int
     init(_ node: NodeContext) throws { axis = try node.int("axis", default: 1) }
 
-    static func product(_ dims: ArraySlice<Dim>) -> Dim {
+    static func product(_ dims: ArraySlice<Dim>) throws -> Dim {
         if dims.isEmpty { return .known(1) }
         if dims.count == 1 { return dims.first! }
         guard let v = Array(dims).concrete else { return .unknown }
-        return .known(v.reduce(1, *))
+        return .known(try Sizes.elementCount(v))
     }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
@@ -94,7 +100,7 @@ struct Flatten: Operator {
         guard let s = x.shape else { return [facts(x.dtype, [.unknown, .unknown])] }
         let a = axis < 0 ? axis + s.count : axis
         guard a >= 0 && a <= s.count else { throw OpError("axis \(axis) is out of range for rank \(s.count)") }
-        return [facts(x.dtype, [Flatten.product(s[..<a]), Flatten.product(s[a...])])]
+        return [facts(x.dtype, [try Flatten.product(s[..<a]), try Flatten.product(s[a...])])]
     }
 
     func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
@@ -105,7 +111,7 @@ struct Flatten: Operator {
         let x = required(inputs, 0)
         let a = axis < 0 ? axis + x.rank : axis
         let outer = x.shape[..<a].reduce(1, *)
-        return [x.reshaped([outer, x.shape[a...].reduce(1, *)])]
+        return [x.viewed(as: [outer, x.shape[a...].reduce(1, *)])]
     }
 }
 
@@ -113,6 +119,8 @@ extension Flatten: ShapeView {}
 
 /// Squeeze and Unsqueeze: axes as attribute before opset 13, as an optional input from 13.
 struct SqueezeUnsqueeze: Operator {
+    var inputArity: ClosedRange<Int> { axesAreInput ? 1...2 : 1...1 }
+
     let unsqueeze: Bool
     let attrAxes: [Int]?
     let axesAreInput: Bool
@@ -165,7 +173,7 @@ struct SqueezeUnsqueeze: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
         let shape = try outputShape(x.shape.map { .known($0) }, axes: axes(optional(inputs, 1)))
-        return [x.reshaped(shape.concrete!)]
+        return [x.viewed(as: shape.concrete!)]
     }
 }
 

@@ -3,6 +3,8 @@ import LafamTensor
 
 /// Slice: starts/ends/axes/steps as attributes (< 10) or inputs (≥ 10), numpy clamping rules.
 struct Slice: Operator {
+    var inputArity: ClosedRange<Int> { attributes == nil ? 3...5 : 1...1 }
+
     let attributes: (starts: [Int], ends: [Int], axes: [Int]?)?
 
     init(_ node: NodeContext) throws {
@@ -23,6 +25,7 @@ struct Slice: Operator {
         guard ends.count == starts.count, axes.count == starts.count, steps.count == starts.count else {
             throw OpError("starts, ends, axes and steps must have the same length")
         }
+        guard Set(axes).count == axes.count else { throw OpError("axes \(axes) name an axis twice") }
         let base = Tensor.strides(of: shape)
         var out = shape, strides = base, offset = 0
         for (k, axis) in axes.enumerated() {
@@ -32,9 +35,12 @@ struct Slice: Operator {
             var s = starts[k] < 0 ? starts[k] + n : starts[k]
             var e = ends[k] < 0 ? ends[k] + n : ends[k]
             if step > 0 { s = clamp(s, 0, n); e = clamp(e, 0, n) } else { s = clamp(s, -1, n - 1); e = clamp(e, -1, n - 1) }
-            let len = step > 0 ? max(0, (e - s + step - 1) / step) : max(0, (s - e + (-step) - 1) / (-step))
+            // Counted without overflow for any step: the clamped span is at most n + 1.
+            let span = step > 0 ? e - s : s - e, magnitude = step.magnitude
+            let len = span <= 0 ? 0 : Int((UInt(span) + magnitude - 1) / magnitude)
             out[axis] = len
-            strides[axis] = base[axis] * step
+            // |step| ≤ n whenever two or more elements are taken, so the stride cannot overflow.
+            strides[axis] = len > 1 ? base[axis] * step : base[axis]
             if len > 0 { offset += s * base[axis] }
         }
         return Plan(shape: out, strides: strides, offset: offset)
@@ -54,9 +60,11 @@ struct Slice: Operator {
             }
             params = (parts[0]!.constant!.asInts, parts[1]!.constant!.asInts, parts[2]?.constant?.asInts, parts[3]?.constant?.asInts)
         }
+        if params.steps?.contains(0) == true { throw OpError("slice step must not be 0") }
         guard let s = x.shape else { return [facts(x.dtype, nil)] }
         // Unknown dimensions stay unknown unless they are not sliced.
         let axes = try (params.axes ?? Array(0..<params.starts.count)).map { try normalizeAxis($0, rank: s.count) }
+        guard Set(axes).count == axes.count else { throw OpError("axes \(axes) name an axis twice") }
         var out = s
         if let concrete = s.concrete {
             out = try Slice.plan(shape: concrete, starts: params.starts, ends: params.ends, axes: axes, steps: params.steps).shape.map { .known($0) }
@@ -90,13 +98,13 @@ struct Slice: Operator {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let p = try plan(inputs)
-        return [Tensor(shape: p.shape, storage: required(inputs, 0).storage.take(try indexMaps(inputs)[0]))]
+        return [Tensor(uncheckedShape: p.shape, storage: required(inputs, 0).storage.take(try indexMaps(inputs)[0]))]
     }
 }
 
 extension Slice: IndexMapping {
     func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
         let p = try plan(inputs)
-        return [stridedIndices(p.shape, strides: p.strides, offset: p.offset)]
+        return [try stridedIndices(p.shape, strides: p.strides, offset: p.offset)]
     }
 }

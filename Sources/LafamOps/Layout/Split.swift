@@ -4,6 +4,8 @@ import LafamTensor
 /// Split along `axis`: sizes from the `split` attribute (< 13) or input (≥ 13), `num_outputs`
 /// (≥ 18, last part smaller), or equal parts.
 struct Split: Operator {
+    var inputArity: ClosedRange<Int> { splitIsInput ? 1...2 : 1...1 }
+
     let axis: Int
     let attrSplit: [Int]?
     let splitIsInput: Bool
@@ -18,7 +20,8 @@ struct Split: Operator {
 
     private func sizes(_ n: Int, given: [Int]?) throws -> [Int] {
         if let given {
-            guard given.count == outputs, given.reduce(0, +) == n, given.allSatisfy({ $0 >= 0 }) else {
+            let total = given.reduce(0) { $0.addingReportingOverflow($1).overflow ? .max : $0 + $1 }
+            guard given.count == outputs, given.allSatisfy({ $0 >= 0 }), total == n else {
                 throw OpError("split \(given) does not divide an axis of \(n) into \(outputs) parts")
             }
             return given
@@ -55,7 +58,7 @@ struct Split: Operator {
         return try zip(parts, indexMaps(inputs)).map { size, map in
             var shape = x.shape
             shape[a] = size
-            return Tensor(shape: shape, storage: x.storage.take(map))
+            return Tensor(uncheckedShape: shape, storage: x.storage.take(map))
         }
     }
 }
@@ -70,7 +73,7 @@ extension Split: IndexMapping {
             var shape = x.shape
             shape[a] = size
             defer { start += size }
-            return stridedIndices(shape, strides: strides, offset: start * strides[a])
+            return try stridedIndices(shape, strides: strides, offset: start * strides[a])
         }
     }
 }

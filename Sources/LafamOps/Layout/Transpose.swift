@@ -3,6 +3,8 @@ import LafamTensor
 
 /// Transpose by `perm` (default: reverse the axes).
 struct Transpose: Operator {
+    var inputArity: ClosedRange<Int> { 1...1 }
+
     let perm: [Int]?
     init(_ node: NodeContext) throws { perm = try node.ints("perm") }
 
@@ -28,9 +30,9 @@ struct Transpose: Operator {
         let p = try permutation(rank: x.rank)
         let shape = p.map { x.shape[$0] }
         if x.dtype == .float32, let (batch, rows, columns, inner) = batchedSwap(shape: x.shape, perm: p) {
-            return [Tensor(shape: shape, floats: transposed(x.floats, batch: batch, rows: rows, columns: columns, inner: inner))]
+            return [Tensor(uncheckedShape: shape, floats: transposed(x.floats, batch: batch, rows: rows, columns: columns, inner: inner))]
         }
-        return [Tensor(shape: shape, storage: x.storage.take(try indexMaps(inputs)[0]))]
+        return [Tensor(uncheckedShape: shape, storage: x.storage.take(try indexMaps(inputs)[0]))]
     }
 }
 
@@ -39,7 +41,7 @@ extension Transpose: IndexMapping {
         let x = required(inputs, 0)
         let p = try permutation(rank: x.rank)
         let inStrides = Tensor.strides(of: x.shape)
-        return [stridedIndices(p.map { x.shape[$0] }, strides: p.map { inStrides[$0] }, offset: 0)]
+        return [try stridedIndices(p.map { x.shape[$0] }, strides: p.map { inStrides[$0] }, offset: 0)]
     }
 }
 

@@ -3,6 +3,8 @@ import LafamTensor
 
 /// Comparisons (Equal, Less, Greater, LessOrEqual, GreaterOrEqual) with broadcasting: bool result.
 struct Compare: Operator {
+    var inputArity: ClosedRange<Int> { 2...2 }
+
     enum Kind { case equal, less, greater, lessOrEqual, greaterOrEqual }
     let kind: Kind
 
@@ -21,9 +23,9 @@ struct Compare: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let a = required(inputs, 0), b = required(inputs, 1)
         let shape = try broadcast(a.shape, b.shape)
-        @inline(__always) func compare<T: Comparable>(_ x: [T], _ y: [T]) -> [Bool] {
-            let ix = stridedIndices(shape, strides: broadcastStrides(a.shape, to: shape), offset: 0)
-            let iy = stridedIndices(shape, strides: broadcastStrides(b.shape, to: shape), offset: 0)
+        @inline(__always) func compare<T: Comparable>(_ x: [T], _ y: [T]) throws -> [Bool] {
+            let ix = try stridedIndices(shape, strides: broadcastStrides(a.shape, to: shape), offset: 0)
+            let iy = try stridedIndices(shape, strides: broadcastStrides(b.shape, to: shape), offset: 0)
             return zip(ix, iy).map { i, j in
                 switch kind {
                 case .equal: return x[i] == y[j]
@@ -35,13 +37,13 @@ struct Compare: Operator {
             }
         }
         switch (a.storage, b.storage) {
-        case let (.float(x), .float(y)): return [Tensor(shape: shape, bools: compare(x, y))]
+        case let (.float(x), .float(y)): return [Tensor(uncheckedShape: shape, bools: try compare(x, y))]
         case let (.int64(x), .int64(y)) where a.dtype == .uint64:
-            return [Tensor(shape: shape, bools: compare(x.map { UInt64(bitPattern: $0) }, y.map { UInt64(bitPattern: $0) }))]
-        case let (.int64(x), .int64(y)): return [Tensor(shape: shape, bools: compare(x, y))]
-        case let (.double(x), .double(y)): return [Tensor(shape: shape, bools: compare(x, y))]
-        case let (.string(x), .string(y)): return [Tensor(shape: shape, bools: compare(x, y))]
-        case let (.bool(x), .bool(y)): return [Tensor(shape: shape, bools: compare(x.map { $0 ? 1 : 0 }, y.map { $0 ? 1 : 0 }))]
+            return [Tensor(uncheckedShape: shape, bools: try compare(x.map { UInt64(bitPattern: $0) }, y.map { UInt64(bitPattern: $0) }))]
+        case let (.int64(x), .int64(y)): return [Tensor(uncheckedShape: shape, bools: try compare(x, y))]
+        case let (.double(x), .double(y)): return [Tensor(uncheckedShape: shape, bools: try compare(x, y))]
+        case let (.string(x), .string(y)): return [Tensor(uncheckedShape: shape, bools: try compare(x, y))]
+        case let (.bool(x), .bool(y)): return [Tensor(uncheckedShape: shape, bools: try compare(x.map { $0 ? 1 : 0 }, y.map { $0 ? 1 : 0 }))]
         default: throw OpError("type mismatch: \(a.dtype) and \(b.dtype)")
         }
     }
@@ -49,6 +51,8 @@ struct Compare: Operator {
 
 /// And, Or, Xor with broadcasting, and the one-input Not, on bool tensors.
 struct Logical: Operator {
+    var inputArity: ClosedRange<Int> { kind == .not ? 1...1 : 2...2 }
+
     enum Kind { case and, or, xor, not }
     let kind: Kind
 
@@ -68,7 +72,7 @@ struct Logical: Operator {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let a = required(inputs, 0)
-        if kind == .not { return [Tensor(shape: a.shape, bools: a.bools.map { !$0 })] }
+        if kind == .not { return [Tensor(uncheckedShape: a.shape, bools: a.bools.map { !$0 })] }
         let b = required(inputs, 1)
         let shape = try broadcast(a.shape, b.shape)
         let result: [Bool]
@@ -77,6 +81,6 @@ struct Logical: Operator {
         case .or: result = broadcastMap(a.bools, a.shape, b.bools, b.shape, shape) { $0 || $1 }
         default: result = broadcastMap(a.bools, a.shape, b.bools, b.shape, shape) { $0 != $1 }
         }
-        return [Tensor(shape: shape, bools: result)]
+        return [Tensor(uncheckedShape: shape, bools: result)]
     }
 }

@@ -3,6 +3,8 @@ import LafamTensor
 
 /// Where(condition, X, Y) with three-way broadcasting.
 struct Where: Operator {
+    var inputArity: ClosedRange<Int> { 3...3 }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let c = try required(inputs, 0, "condition"), x = try required(inputs, 1, "X"), y = try required(inputs, 2, "Y")
         try expect(c, [.bool], "condition")
@@ -19,13 +21,13 @@ struct Where: Operator {
         let c = required(inputs, 0), x = required(inputs, 1), y = required(inputs, 2)
         let shape = try broadcast(broadcast(c.shape, x.shape), y.shape)
         let cond = c.bools
-        let ic = stridedIndices(shape, strides: broadcastStrides(c.shape, to: shape), offset: 0)
-        let ix = stridedIndices(shape, strides: broadcastStrides(x.shape, to: shape), offset: 0)
-        let iy = stridedIndices(shape, strides: broadcastStrides(y.shape, to: shape), offset: 0)
+        let ic = try stridedIndices(shape, strides: broadcastStrides(c.shape, to: shape), offset: 0)
+        let ix = try stridedIndices(shape, strides: broadcastStrides(x.shape, to: shape), offset: 0)
+        let iy = try stridedIndices(shape, strides: broadcastStrides(y.shape, to: shape), offset: 0)
         // Pick from the concatenation [X, Y]: Y's elements follow X's.
         let picks = ic.indices.map { cond[ic[$0]] ? ix[$0] : x.count + iy[$0] }
         let both = Tensor.Storage.interleave([x.storage, y.storage], blocks: [x.count, y.count], repeats: 1)
-        return [Tensor(shape: shape, storage: both.take(picks))]
+        return [Tensor(uncheckedShape: shape, storage: both.take(picks))]
     }
 }
 
@@ -34,12 +36,12 @@ extension Where: Differentiable {
     func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
         guard let g = gradients[0] else { return [nil, nil, nil] }
         let c = required(inputs, 0)
-        let cond = expand(c.bools, c.shape, to: g.shape)
+        let cond = try expand(c.bools, c.shape, to: g.shape)
         let gs = g.floats
-        func part(_ k: Int, _ keep: Bool) -> Tensor? {
+        func part(_ k: Int, _ keep: Bool) throws -> Tensor? {
             guard wanted[k], let x = inputs[k], x.dtype == .float32 else { return nil }
-            return reduceToShape(Tensor(shape: g.shape, floats: gs.indices.map { cond[$0] == keep ? gs[$0] : 0 }), x.shape)
+            return try reduceToShape(Tensor(uncheckedShape: g.shape, floats: gs.indices.map { cond[$0] == keep ? gs[$0] : 0 }), x.shape)
         }
-        return [nil, part(1, true), part(2, false)]
+        return [nil, try part(1, true), try part(2, false)]
     }
 }

@@ -3,6 +3,8 @@ import LafamTensor
 
 /// Gemm: Y = alpha·op(A)·op(B) + beta·C, with C broadcast to M×N (optional from opset 11).
 struct Gemm: Operator {
+    var inputArity: ClosedRange<Int> { 2...3 }
+
     let transA: Bool, transB: Bool
     let alpha: Float, beta: Float
 
@@ -65,7 +67,7 @@ struct Gemm: Operator {
                 }
             }
         }
-        return [Tensor(shape: [m, n], floats: out)]
+        return [Tensor(uncheckedShape: [m, n], floats: out)]
     }
 }
 
@@ -87,7 +89,7 @@ extension Gemm: Differentiable {
                     sgemm(transA: false, transB: !transB, m: m, n: k, k: n, alpha: alpha, a: gs, lda: n, b: bv, ldb: b.shape[1], c: dp.baseAddress!, ldc: k)
                 }
             }
-            result[0] = Tensor(shape: a.shape, floats: da)
+            result[0] = Tensor(uncheckedShape: a.shape, floats: da)
         }
         if wanted[1] {
             // dB (as stored) = transB ? α·dYᵀ·P (n×k) : α·Pᵀ·dY (k×n).
@@ -99,10 +101,10 @@ extension Gemm: Differentiable {
                     sgemm(transA: !transA, transB: false, m: k, n: n, k: m, alpha: alpha, a: av, lda: a.shape[1], b: gs, ldb: n, c: dp.baseAddress!, ldc: n)
                 }
             }
-            result[1] = Tensor(shape: b.shape, floats: db)
+            result[1] = Tensor(uncheckedShape: b.shape, floats: db)
         }
         if inputs.count > 2, let c = inputs[2] {
-            result.append(wanted[2] ? reduceToShape(Tensor(shape: g.shape, floats: gs.map { $0 * beta }), c.shape) : nil)
+            result.append(wanted[2] ? try reduceToShape(Tensor(uncheckedShape: g.shape, floats: gs.map { $0 * beta }), c.shape) : nil)
         }
         return result
     }

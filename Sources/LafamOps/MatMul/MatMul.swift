@@ -4,6 +4,8 @@ import LafamTensor
 /// MatMul with numpy semantics: 1-D operands are promoted and the promoted axis removed,
 /// leading (batch) axes broadcast.
 struct MatMul: Operator {
+    var inputArity: ClosedRange<Int> { 2...2 }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
         try expect(a, [.float32], "A"); try expect(b, [.float32], "B")
@@ -66,7 +68,7 @@ struct MatMul: Operator {
         var shape = batch
         if a.rank > 1 { shape.append(m) }
         if b.rank > 1 { shape.append(n) }
-        return [Tensor(shape: shape, floats: out)]
+        return [Tensor(uncheckedShape: shape, floats: out)]
     }
 }
 
@@ -110,8 +112,8 @@ extension MatMul: Differentiable {
             }
         }
         return [
-            wanted[0] ? reduceToShape(Tensor(shape: batch + [m, k], floats: da), pa).reshaped(a.shape) : nil,
-            wanted[1] ? reduceToShape(Tensor(shape: batch + [k, n], floats: db), pb).reshaped(b.shape) : nil,
+            wanted[0] ? try reduceToShape(Tensor(uncheckedShape: batch + [m, k], floats: da), pa).viewed(as: a.shape) : nil,
+            wanted[1] ? try reduceToShape(Tensor(uncheckedShape: batch + [k, n], floats: db), pb).viewed(as: b.shape) : nil,
         ]
     }
 }

@@ -3,6 +3,8 @@ import LafamTensor
 
 /// BatchNormalization in inference mode: y = (x − mean) / √(var + ε) · scale + B per channel (axis 1).
 struct BatchNorm: ChannelAffine {
+    var inputArity: ClosedRange<Int> { 5...5 }
+
     let epsilon: Float
 
     init(_ node: NodeContext) throws {
@@ -67,7 +69,7 @@ struct BatchNorm: ChannelAffine {
                 }
             }
         }
-        return [Tensor(shape: x.shape, floats: out)]
+        return [Tensor(uncheckedShape: x.shape, floats: out)]
     }
 }
 
@@ -86,6 +88,6 @@ extension BatchNorm: Differentiable {
                 for i in base..<(base + plane) { dx[i] *= a }
             }
         }
-        return [Tensor(shape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
+        return [Tensor(uncheckedShape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
     }
 }

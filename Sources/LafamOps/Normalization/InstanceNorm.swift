@@ -4,6 +4,8 @@ import LafamTensor
 /// InstanceNormalization: per image and channel, normalise over the spatial axes, then scale
 /// and shift per channel.
 struct InstanceNorm: Operator {
+    var inputArity: ClosedRange<Int> { 3...3 }
+
     let epsilon: Float
     init(_ node: NodeContext) throws { epsilon = try node.float("epsilon", default: 1e-5) }
 
@@ -15,6 +17,7 @@ struct InstanceNorm: Operator {
             let p = try required(inputs, i, name)
             try expect(p, [.float32], name)
             try expectRank(p, 1, name)
+            if let c = x.shape?[1].value, let k = p.shape?[0].value, c != k { throw OpError("\(name) has \(k) elements, the input has \(c) channels") }
         }
         return [facts(.float32, x.shape)]
     }
@@ -40,6 +43,6 @@ struct InstanceNorm: Operator {
                 for i in base..<(base + plane) { out[i] = (out[i] - Float(mean)) * a + bias[c] }
             }
         }
-        return [Tensor(shape: x.shape, floats: out)]
+        return [Tensor(uncheckedShape: x.shape, floats: out)]
     }
 }

@@ -5,12 +5,14 @@ import LafamTensor
 /// Local Response Normalization across channels:
 /// y = x / (bias + alpha/size · Σ x²)^beta over the channel window [c − ⌊(size−1)/2⌋, c + ⌈(size−1)/2⌉].
 struct LRN: Operator {
+    var inputArity: ClosedRange<Int> { 1...1 }
+
     let size: Int
     let alpha: Float, beta: Float, bias: Float
 
     init(_ node: NodeContext) throws {
         size = try node.int("size", default: 0)
-        guard size > 0 else { throw OpError("attribute size is required and must be positive") }
+        guard size > 0, size <= Int(Int32.max) else { throw OpError("attribute size is required and must be from 1 to \(Int32.max)") }
         alpha = try node.float("alpha", default: 1e-4)
         beta = try node.float("beta", default: 0.75)
         bias = try node.float("bias", default: 1)
@@ -44,6 +46,6 @@ struct LRN: Operator {
                 }
             }
         }
-        return [Tensor(shape: x.shape, floats: out)]
+        return [Tensor(uncheckedShape: x.shape, floats: out)]
     }
 }

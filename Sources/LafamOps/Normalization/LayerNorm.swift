@@ -4,6 +4,8 @@ import LafamTensor
 /// LayerNormalization (opset 17): normalise over the axes from `axis` to the end; optional
 /// Mean and InvStdDev outputs.
 struct LayerNorm: Operator {
+    var inputArity: ClosedRange<Int> { 2...3 }
+
     let axis: Int
     let epsilon: Float
 
@@ -18,6 +20,14 @@ struct LayerNorm: Operator {
         if let b = optional(inputs, 2) { try expect(b, [.float32], "B") }
         guard let s = x.shape else { return [facts(.float32, nil), facts(.float32, nil), facts(.float32, nil)] }
         let a = try normalizeAxis(axis, rank: s.count)
+        // Scale and B broadcast to the normalised axes without changing them.
+        let normalised = Array(s[a...])
+        for (name, p) in [("Scale", Optional(scale)), ("B", optional(inputs, 2))] {
+            guard let ps = p?.shape else { continue }
+            guard ps.count <= normalised.count, try broadcast(normalised, ps) == normalised || ps.concrete == nil || normalised.concrete == nil else {
+                throw OpError("\(name) \(ps.shapeString) does not broadcast to the normalised shape \(normalised.shapeString)")
+            }
+        }
         let reduced = Array(s.prefix(a)) + [Dim](repeating: .known(1), count: s.count - a)
         return [facts(.float32, s), facts(.float32, reduced), facts(.float32, reduced)]
     }
@@ -34,8 +44,8 @@ struct LayerNorm: Operator {
         let outer = x.count / max(inner, 1)
         let normShape = Array(x.shape[a...])
         // Scale and bias broadcast to the normalised axes.
-        let scale = broadcastMap([Float](repeating: 0, count: inner), normShape, required(inputs, 1).floats, required(inputs, 1).shape, normShape, +)
-        let bias = optional(inputs, 2).map { broadcastMap([Float](repeating: 0, count: inner), normShape, $0.floats, $0.shape, normShape, +) }
+        let scale = try parameter(required(inputs, 1), "Scale", normalised: normShape)
+        let bias = try optional(inputs, 2).map { try parameter($0, "B", normalised: normShape) }
         var out = x.floats
         let (means, invStd) = statistics(out, inner: inner)
         for o in 0..<outer {
@@ -46,7 +56,15 @@ struct LayerNorm: Operator {
             }
         }
         let reduced = Array(x.shape.prefix(a)) + [Int](repeating: 1, count: x.rank - a)
-        return [Tensor(shape: x.shape, floats: out), Tensor(shape: reduced, floats: means), Tensor(shape: reduced, floats: invStd)]
+        return [Tensor(uncheckedShape: x.shape, floats: out), Tensor(uncheckedShape: reduced, floats: means), Tensor(uncheckedShape: reduced, floats: invStd)]
+    }
+
+    /// A scale or bias broadcast over the normalised axes (it may not enlarge them).
+    private func parameter(_ p: Tensor, _ name: String, normalised shape: [Int]) throws -> [Float] {
+        guard p.rank <= shape.count, try broadcast(shape, p.shape) == shape else {
+            throw OpError("\(name) \(p.shape) does not broadcast to the normalised shape \(shape)")
+        }
+        return broadcastMap([Float](repeating: 0, count: shape.reduce(1, *)), shape, p.floats, p.shape, shape, +)
     }
 
     /// Mean and 1/√(variance + ε) of each run of `inner` elements (accumulated in float64).
@@ -72,7 +90,7 @@ extension LayerNorm: Differentiable {
         let a = try normalizeAxis(axis, rank: x.rank)
         let inner = x.shape[a...].reduce(1, *), outer = x.count / max(inner, 1)
         let normShape = Array(x.shape[a...])
-        let scale = broadcastMap([Float](repeating: 0, count: inner), normShape, required(inputs, 1).floats, required(inputs, 1).shape, normShape, +)
+        let scale = try parameter(required(inputs, 1), "Scale", normalised: normShape)
         let xs = x.floats, gs = g.floats
         let (means, invStd) = statistics(xs, inner: inner)
         var dx = [Float](repeating: 0, count: x.count)
@@ -89,6 +107,6 @@ extension LayerNorm: Differentiable {
                 dx[base + i] = Float(Double(invStd[o]) * (dxhat - meanD - xhat * meanDX))
             }
         }
-        return [Tensor(shape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
+        return [Tensor(uncheckedShape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
     }
 }

@@ -6,6 +6,8 @@ import LafamTensor
 /// before, the input is viewed as a 2-D matrix split at `axis` (default 1) and each row is
 /// normalised.
 struct Softmax: Operator {
+    var inputArity: ClosedRange<Int> { 1...1 }
+
     enum Kind { case softmax, logSoftmax, hardmax }
     let kind: Kind
     let axis: Int
@@ -58,7 +60,7 @@ struct Softmax: Operator {
                 }
             }
         }
-        return [Tensor(shape: x.shape, floats: out)]
+        return [Tensor(uncheckedShape: x.shape, floats: out)]
     }
 }
 
@@ -73,7 +75,7 @@ extension Softmax: Differentiable {
             : (y.shape.prefix(a).reduce(1, *), y.shape[a], y.shape[(a + 1)...].reduce(1, *))
         let ys = y.floats, gs = g.floats
         var dx = [Float](repeating: 0, count: y.count)
-        guard kind != .hardmax else { return [Tensor(shape: y.shape, floats: dx)] }
+        guard kind != .hardmax else { return [Tensor(uncheckedShape: y.shape, floats: dx)] }
         for o in 0..<outer {
             for i in 0..<inner {
                 let base = o * len * inner + i
@@ -85,6 +87,6 @@ extension Softmax: Differentiable {
                 }
             }
         }
-        return [Tensor(shape: y.shape, floats: dx)]
+        return [Tensor(uncheckedShape: y.shape, floats: dx)]
     }
 }

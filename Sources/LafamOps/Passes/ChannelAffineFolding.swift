@@ -52,13 +52,13 @@ struct ChannelAffineFolding: GraphRewriteRule {
     private func parameters(of conv: Int, in graph: Graph) -> (Tensor, Tensor)? {
         let inputs = graph.nodes[conv].inputs
         guard inputs.count >= 2, let w = inputs[1].flatMap({ graph.values[$0].facts?.constant }), w.dtype == .float32 else { return nil }
-        guard inputs.count > 2, let b = inputs[2] else { return (w, Tensor(shape: [w.shape[0]], repeating: 0)) }
+        guard inputs.count > 2, let b = inputs[2] else { return (w, Tensor(uncheckedShape: [w.shape[0]], repeating: 0)) }
         return graph.values[b].facts?.constant.map { (w, $0) }
     }
 
     private func folded(_ w: Tensor, _ bias: Tensor, scale a: [Float], shift b: [Float]) -> (Tensor, Tensor) {
         let m = w.shape[0], perOutput = w.count / m, weights = w.floats, biases = bias.floats
-        return (Tensor(shape: w.shape, floats: (0..<w.count).map { weights[$0] * a[$0 / perOutput] }),
-                Tensor(shape: [m], floats: (0..<m).map { biases[$0] * a[$0] + b[$0] }))
+        return (Tensor(uncheckedShape: w.shape, floats: (0..<w.count).map { weights[$0] * a[$0 / perOutput] }),
+                Tensor(uncheckedShape: [m], floats: (0..<m).map { biases[$0] * a[$0] + b[$0] }))
     }
 }

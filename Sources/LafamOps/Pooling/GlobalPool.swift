@@ -3,6 +3,8 @@ import LafamTensor
 
 /// GlobalAveragePool / GlobalMaxPool: reduce every axis after N and C to size 1.
 struct GlobalPool: Operator {
+    var inputArity: ClosedRange<Int> { 1...1 }
+
     let isMax: Bool
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
@@ -31,7 +33,7 @@ struct GlobalPool: Operator {
             }
             n = planes
         }
-        return [Tensor(shape: Array(x.shape.prefix(2)) + [Int](repeating: 1, count: x.rank - 2), floats: out)]
+        return [Tensor(uncheckedShape: Array(x.shape.prefix(2)) + [Int](repeating: 1, count: x.rank - 2), floats: out)]
     }
 }
 
@@ -50,6 +52,6 @@ extension GlobalPool: Differentiable {
                 for i in range { dx[i] = gs[p] / Float(size) }
             }
         }
-        return [Tensor(shape: x.shape, floats: dx)]
+        return [Tensor(uncheckedShape: x.shape, floats: dx)]
     }
 }

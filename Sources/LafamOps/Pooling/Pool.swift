@@ -4,6 +4,8 @@ import LafamTensor
 /// MaxPool and AveragePool over 1 to 3 spatial axes of channels-first input, with pads,
 /// strides, dilations, ceil_mode, auto_pad and count_include_pad (AveragePool).
 struct Pool: Operator {
+    var inputArity: ClosedRange<Int> { 1...1 }
+
     let isMax: Bool
     let window: Window
     let countIncludePad: Bool
@@ -15,6 +17,10 @@ struct Pool: Operator {
     init(_ node: NodeContext, max: Bool) throws {
         isMax = max
         window = try Window(node, kernel: nil)
+        // A window lying wholly in the padding has no input to pool (as onnxruntime, refused).
+        for (i, k) in window.kernel.enumerated() where window.pads[i] >= k || window.pads[i + window.spatialRank] >= k {
+            throw OpError("pads \(window.pads) must be smaller than kernel_shape \(window.kernel) on every axis (axis \(i))")
+        }
         countIncludePad = try node.int("count_include_pad", default: 0) != 0
         wantsIndices = max && node.outputCount > 1
         columnMajorIndices = try node.int("storage_order", default: 0) != 0
@@ -59,9 +65,9 @@ struct Pool: Operator {
             }
         }
         let shape = Array(x.shape.prefix(2)) + v.out.suffix(x.rank - 2)
-        let pooled = try Tensor(shape: shape, floats: out).converted(to: x.dtype)
+        let pooled = try Tensor(uncheckedShape: shape, floats: out).converted(to: x.dtype)
         guard wantsIndices else { return [pooled] }
-        return [pooled, Tensor(shape: shape, int64s: maxIndices(v, xs, planes: planes))]
+        return [pooled, Tensor(uncheckedShape: shape, int64s: maxIndices(v, xs, planes: planes))]
     }
 
     /// The flat input index of each output's maximum (the first one on ties).
@@ -187,6 +193,6 @@ extension Pool: Differentiable {
                 }
             }
         }
-        return [Tensor(shape: x.shape, floats: dx)]
+        return [Tensor(uncheckedShape: x.shape, floats: dx)]
     }
 }

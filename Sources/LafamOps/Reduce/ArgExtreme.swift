@@ -3,6 +3,8 @@ import LafamTensor
 
 /// ArgMax / ArgMin along `axis` (int64 indices), with keepdims and select_last_index.
 struct ArgExtreme: Operator {
+    var inputArity: ClosedRange<Int> { 1...1 }
+
     let isMax: Bool
     let axis: Int
     let keepDims: Bool
@@ -48,6 +50,6 @@ struct ArgExtreme: Operator {
         }
         var shape = x.shape
         if keepDims { shape[a] = 1 } else { shape.remove(at: a) }
-        return [Tensor(shape: shape, int64s: out)]
+        return [Tensor(uncheckedShape: shape, int64s: out)]
     }
 }

@@ -6,6 +6,8 @@ import LafamTensor
 /// input: 13 for ReduceSum, 18 for the others), with `keepdims` and `noop_with_empty_axes`.
 /// Accumulates in float64.
 struct Reduce: Operator {
+    var inputArity: ClosedRange<Int> { axesAreInput ? 1...2 : 1...1 }
+
     enum Kind: String { case mean, sum, max, min, prod, l1, l2, sumSquare, logSum, logSumExp }
     let kind: Kind
     let attrAxes: [Int]?
@@ -81,7 +83,7 @@ struct Reduce: Operator {
 
     /// Float64 results in the input's storage (float64 stays, float32/16 round to float).
     private func result(_ shape: [Int], _ values: [Double], like x: Tensor) -> Tensor {
-        x.dtype == .float64 ? Tensor(shape: shape, doubles: values) : Tensor(shape: shape, floats: values.map(Float.init))
+        x.dtype == .float64 ? Tensor(uncheckedShape: shape, doubles: values) : Tensor(uncheckedShape: shape, floats: values.map(Float.init))
     }
 
     private var initial: Double {
@@ -125,7 +127,7 @@ extension Reduce: Differentiable {
             return [g] + wanted.dropFirst().map { _ in nil }
         }
         let kept = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
-        let positions = stridedIndices(x.shape, strides: broadcastStrides(kept, to: x.shape), offset: 0)
+        let positions = try stridedIndices(x.shape, strides: broadcastStrides(kept, to: x.shape), offset: 0)
         let gs = g.floats, ys = outputs[0].floats, xs = x.floats
         let n = Float(max(1, x.count / max(1, gs.count)))
         let dx: [Float] = positions.enumerated().map { i, p in
@@ -142,6 +144,6 @@ extension Reduce: Differentiable {
             case .logSumExp: return gv * Foundation.exp(v - y)
             }
         }
-        return [Tensor(shape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
+        return [Tensor(uncheckedShape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
     }
 }

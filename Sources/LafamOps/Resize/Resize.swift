@@ -5,6 +5,8 @@ import LafamTensor
 /// cubic interpolation over any axes, with every coordinate transformation and nearest-rounding
 /// mode of the ONNX specification. Each output element is a tensor product of per-axis taps.
 struct Resize: Operator {
+    var inputArity: ClosedRange<Int> { legacy ? 1...2 : 1...4 }
+
     enum Mode: String { case nearest, linear, cubic }
     let mode: Mode
     let transform: String
@@ -53,12 +55,15 @@ struct Resize: Operator {
     private func plan(input: [Int], scales: [Float]?, sizes: [Int]?) throws -> (out: [Int], scales: [Float]) {
         if let sizes, !sizes.isEmpty {
             guard sizes.count == input.count, sizes.allSatisfy({ $0 >= 0 }) else { throw OpError("sizes \(sizes) must hold \(input.count) non-negative values") }
+            _ = try Sizes.elementCount(sizes)
             return (sizes, zip(sizes, input).map { Float($0) / Float($1) })
         }
-        guard let scales, scales.count == input.count, scales.allSatisfy({ $0 > 0 }) else {
-            throw OpError("scales must hold \(input.count) positive values (or give sizes)")
+        guard let scales, scales.count == input.count, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw OpError("scales must hold \(input.count) positive finite values (or give sizes)")
         }
-        return (zip(input, scales).map { Int((Float($0) * $1).rounded(.down)) }, scales)
+        let out = try zip(input, scales).map { try Sizes.integer((Double(Float($0) * $1)).rounded(.down), "scales \(scales) make an output too large") }
+        _ = try Sizes.elementCount(out)
+        return (out, scales)
     }
 
     private func values(_ inputs: [ValueFacts?], _ slot: Int?) -> ValueFacts? { slot.flatMap { optional(inputs, $0) } }
@@ -68,6 +73,9 @@ struct Resize: Operator {
         try expect(x, [.float32], "X")
         let s = slots
         let scales = values(inputs, s.scales), sizes = values(inputs, s.sizes)
+        if let scales { try expect(scales, [.float32], "scales") }
+        if let sizes { try expect(sizes, [.int64], "sizes") }
+        if let roi = values(inputs, s.roi) { try expect(roi, [.float32, .float64, .float16], "roi") }
         let given = attrScales ?? scales?.constant.flatMap { $0.count > 0 ? $0.floats : nil }
         let sizesKnown = sizes == nil || sizes?.constant != nil
         guard let shape = x.shape?.concrete, sizesKnown, given != nil || sizes?.constant != nil else {
@@ -84,12 +92,17 @@ struct Resize: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
         let (outShape, taps) = try plan(inputs)
+        let count = try Sizes.elementCount(outShape)
+        try MemoryBudget.current.check(count: count, width: 4, for: "Resize's output of shape \(outShape)")
         let xs = x.floats
-        var out = [Float](repeating: 0, count: Tensor.count(of: outShape))
+        var out = [Float](repeating: 0, count: count)
         forEachOutput(shape: x.shape, outShape: outShape, taps: taps) { o, terms in
-            out[o] = terms.map { $0.reduce(0) { $0 + $1.1 * xs[$1.0] } } ?? extrapolation
+            guard let terms else { out[o] = extrapolation; return }
+            var sum: Float = 0
+            for (i, w) in terms { sum += w * xs[i] }
+            out[o] = sum
         }
-        return [Tensor(shape: outShape, floats: out)]
+        return [Tensor(uncheckedShape: outShape, floats: out)]
     }
 
     /// Input indices and weights for each output position along one axis; nil marks a position
@@ -115,13 +128,19 @@ struct Resize: Operator {
     }
 
     /// Clamps out-of-range taps to the border, or drops them and renormalises (exclude_outside).
+    /// Taps of weight exactly 0 (every tap but one on an axis that is not resized) are dropped,
+    /// so a 4-D cubic resize of H and W sums 16 terms per output, not 256.
     private func weighted(_ indices: [Int], _ weights: [Float], n: Int) -> [(Int, Float)] {
+        var taps = zip(indices, weights).map { ($0, $1) }
         if excludeOutside {
-            let kept = zip(indices, weights).filter { $0.0 >= 0 && $0.0 < n }
-            let total = kept.reduce(0) { $0 + $1.1 }
-            return kept.map { ($0.0, total != 0 ? $0.1 / total : 0) }
+            taps = taps.filter { $0.0 >= 0 && $0.0 < n }
+            let total = taps.reduce(0) { $0 + $1.1 }
+            taps = taps.map { ($0.0, total != 0 ? $0.1 / total : 0) }
+        } else {
+            taps = taps.map { (min(max($0.0, 0), n - 1), $0.1) }
         }
-        return zip(indices, weights).map { (min(max($0.0, 0), n - 1), $0.1) }
+        let nonzero = taps.filter { $0.1 != 0 }
+        return nonzero.isEmpty ? [taps.first ?? (0, 0)] : nonzero
     }
 
     /// The input coordinate of output position `o`. Like the specification, the resized length
@@ -157,28 +176,35 @@ struct Resize: Operator {
     }
 
     /// Calls `body` for each output element with its (flat input index, weight) terms: the
-    /// tensor product of the per-axis taps; nil for elements outside the crop box.
-    private func forEachOutput(shape: [Int], outShape: [Int], taps: [[[(Int, Float)]?]], _ body: (Int, [(Int, Float)]?) -> Void) {
+    /// tensor product of the per-axis taps; nil for elements outside the crop box. The terms are
+    /// built in one reused buffer, so no output allocates.
+    private func forEachOutput(shape: [Int], outShape: [Int], taps: [[[(Int, Float)]?]],
+                               _ body: (Int, UnsafeBufferPointer<(Int, Float)>?) -> Void) {
         let strides = Tensor.strides(of: shape)
+        let capacity = Self.termsPerOutput(taps)
         var index = [Int](repeating: 0, count: shape.count)
-        for o in 0..<Tensor.count(of: outShape) {
-            var rest = o
-            for axis in stride(from: shape.count - 1, through: 0, by: -1) {
-                index[axis] = rest % outShape[axis]
-                rest /= outShape[axis]
-            }
-            var terms: [(Int, Float)] = [(0, 1)]
-            var outside = false
-            for axis in 0..<shape.count {
-                guard let axisTaps = taps[axis][index[axis]] else { outside = true; break }
-                if axisTaps.count == 1 {
-                    let (i, w) = axisTaps[0]
-                    for t in terms.indices { terms[t].0 += i * strides[axis]; terms[t].1 *= w }
-                } else {
-                    terms = terms.flatMap { term in axisTaps.map { (term.0 + $0.0 * strides[axis], term.1 * $0.1) } }
+        withUnsafeTemporaryAllocation(of: (Int, Float).self, capacity: capacity) { terms in
+            for o in 0..<Tensor.count(of: outShape) {
+                var rest = o
+                for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+                    index[axis] = rest % outShape[axis]
+                    rest /= outShape[axis]
                 }
+                terms[0] = (0, 1)
+                var count = 1
+                var outside = false
+                for axis in 0..<shape.count {
+                    guard let axisTaps = taps[axis][index[axis]] else { outside = true; break }
+                    let axisStride = strides[axis]
+                    // Each term so far times each tap, written in place from the back.
+                    for t in stride(from: count - 1, through: 0, by: -1) {
+                        let (base, weight) = terms[t]
+                        for (k, (i, w)) in axisTaps.enumerated() { terms[t * axisTaps.count + k] = (base + i * axisStride, weight * w) }
+                    }
+                    count *= axisTaps.count
+                }
+                body(o, outside ? nil : UnsafeBufferPointer(rebasing: terms[..<count]))
             }
-            body(o, outside ? nil : terms)
         }
     }
 
@@ -189,14 +215,34 @@ struct Resize: Operator {
         let scalesInput = s.scales.flatMap { optional(inputs, $0) }
         let given = attrScales ?? scalesInput.flatMap { $0.count > 0 ? $0.floats : nil }
         let (outShape, scales) = try plan(input: x.shape, scales: given, sizes: s.sizes.flatMap { optional(inputs, $0) }?.asInts)
-        let roi = s.roi.flatMap { optional(inputs, $0) }.flatMap { $0.count > 0 ? $0.floats : nil }
+        let roi = s.roi.flatMap { optional(inputs, $0) }.flatMap { $0.count > 0 ? $0.asDoubles.map { Float($0) } : nil }
         if transform == "tf_crop_and_resize" {
             guard let roi, roi.count == 2 * x.rank else { throw OpError("tf_crop_and_resize needs roi with \(2 * x.rank) values") }
         }
+        guard try Sizes.elementCount(outShape) > 0 else { return (outShape, []) }
+        guard x.count > 0 else { throw OpError("X of shape \(x.shape) is empty: it cannot be resized to \(outShape)") }
+        // An axis's table holds up to 4 (index, weight) pairs per output position.
+        let positions = outShape.reduce(0, +)
+        try MemoryBudget.current.check(count: positions, width: 4 * MemoryLayout<(Int, Float)>.stride + 16,
+                                       for: "Resize's interpolation tables for an output of shape \(outShape)")
         let axisTaps = (0..<x.rank).map { axis in
             taps(inSize: x.shape[axis], outSize: outShape[axis], scale: scales[axis], roi: roi.map { ($0[axis], $0[axis + x.rank]) })
         }
+        guard Self.termsPerOutput(axisTaps) <= Self.maxTermsPerOutput else {
+            throw OpError("resizing \(x.rank) axes at once sums more than \(Self.maxTermsPerOutput) input values per output; resize fewer axes")
+        }
         return (outShape, axisTaps)
+    }
+
+    /// The most input values one output may sum: 4⁸, a cubic resize of 8 axes.
+    static let maxTermsPerOutput = 1 << 16
+
+    /// The largest number of terms an output can have (saturating at Int.max).
+    static func termsPerOutput(_ taps: [[[(Int, Float)]?]]) -> Int {
+        taps.reduce(1) { product, axis in
+            let (p, overflow) = product.multipliedReportingOverflow(by: axis.lazy.compactMap { $0?.count }.max() ?? 1)
+            return overflow ? .max : p
+        }
     }
 }
 
@@ -209,8 +255,8 @@ extension Resize: Differentiable {
         let gs = g.floats
         var dx = [Float](repeating: 0, count: x.count)
         forEachOutput(shape: x.shape, outShape: outShape, taps: taps) { o, terms in
-            for (i, w) in terms ?? [] { dx[i] += w * gs[o] }
+            for (i, w) in terms ?? UnsafeBufferPointer(start: nil, count: 0) { dx[i] += w * gs[o] }
         }
-        return [Tensor(shape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
+        return [Tensor(uncheckedShape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
     }
 }

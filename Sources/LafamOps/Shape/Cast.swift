@@ -5,6 +5,8 @@ import LafamTensor
 /// Cast to the `to` attribute's type, and CastLike to the second input's type. Rounding to
 /// bfloat16 truncates before opset 19, as ONNX's reference did then.
 struct Cast: Operator {
+    var inputArity: ClosedRange<Int> { to == nil ? 2...2 : 1...1 }
+
     let to: DType?
     let truncatingBFloat16: Bool
 

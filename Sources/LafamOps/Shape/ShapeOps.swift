@@ -4,6 +4,8 @@ import LafamTensor
 /// Shape (with opset-15 start/end). Its value is known statically when the input's
 /// dimensions are, which lets whole shape subgraphs fold to constants.
 struct ShapeOp: Operator {
+    var inputArity: ClosedRange<Int> { 1...1 }
+
     let start: Int, end: Int?
 
     init(_ node: NodeContext) throws {
@@ -21,7 +23,7 @@ struct ShapeOp: Operator {
         let x = try required(inputs, 0, "data")
         guard let s = x.shape else { return [facts(.int64, [.unknown])] }
         let dims = Array(s[range(s.count)])
-        if let c = dims.concrete { return [ValueFacts(Tensor(shape: [c.count], int64s: c.map(Int64.init)))] }
+        if let c = dims.concrete { return [ValueFacts(Tensor(uncheckedShape: [c.count], int64s: c.map(Int64.init)))] }
         return [ValueFacts(dtype: .int64, shape: [.known(dims.count)], elements: dims)]
     }
 
@@ -32,20 +34,22 @@ struct ShapeOp: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
         let dims = x.shape[range(x.rank)]
-        return [Tensor(shape: [dims.count], int64s: dims.map(Int64.init))]
+        return [Tensor(uncheckedShape: [dims.count], int64s: dims.map(Int64.init))]
     }
 }
 
 /// Constant: the value from `value` (tensor), `value_float(s)` or `value_int(s)`.
 struct ConstantOp: Operator {
+    var inputArity: ClosedRange<Int> { 0...0 }
+
     let value: Tensor
 
     init(_ node: NodeContext) throws {
         if let t = try node.tensor("value") { value = t }
         else if case .float(let f)? = node.attributes["value_float"] { value = .scalar(f) }
         else if case .int(let i)? = node.attributes["value_int"] { value = .scalar(Int64(i)) }
-        else if let fs = try node.floats("value_floats") { value = Tensor(shape: [fs.count], floats: fs) }
-        else if case .ints(let a)? = node.attributes["value_ints"] { value = Tensor(shape: [a.count], int64s: a.map(Int64.init)) }
+        else if let fs = try node.floats("value_floats") { value = Tensor(uncheckedShape: [fs.count], floats: fs) }
+        else if case .ints(let a)? = node.attributes["value_ints"] { value = Tensor(uncheckedShape: [a.count], int64s: a.map(Int64.init)) }
         else { throw OpError(unsupported: "needs a value attribute (value, value_float(s) or value_int(s)); sparse and string values are not supported") }
     }
 
@@ -55,6 +59,8 @@ struct ConstantOp: Operator {
 
 /// ConstantOfShape: a tensor of the given shape filled with `value` (default float32 0).
 struct ConstantOfShape: Operator {
+    var inputArity: ClosedRange<Int> { 1...1 }
+
     let fill: Tensor
 
     init(_ node: NodeContext) throws {
@@ -65,12 +71,14 @@ struct ConstantOfShape: Operator {
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let s = try required(inputs, 0, "input")
         try expect(s, [.int64], "input")
+        if let known = s.elements?.compactMap(\.value) { _ = try Sizes.elementCount(known) }
         return [facts(fill.dtype, s.elements ?? s.shape?[0].value.map { [Dim](repeating: .unknown, count: $0) })]
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let shape = required(inputs, 0).asInts
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw OpError("negative dimension in \(shape)") }
-        return [Tensor(shape: shape, storage: fill.storage.take([Int](repeating: 0, count: shape.reduce(1, *))), dtype: fill.dtype)]
+        let count = try Sizes.elementCount(shape)
+        try MemoryBudget.current.check(count: count, width: fill.dtype.storageWidth, for: "ConstantOfShape's output of shape \(shape)")
+        return [Tensor(uncheckedShape: shape, storage: fill.storage.repeatingFirst(count: count), dtype: fill.dtype)]
     }
 }

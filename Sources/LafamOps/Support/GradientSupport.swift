@@ -5,11 +5,11 @@ import LafamTensor
 
 /// Sums a gradient over the axes along which a tensor of `shape` was broadcast, so that it
 /// has that shape again (the adjoint of numpy broadcasting).
-func reduceToShape(_ g: Tensor, _ shape: [Int]) -> Tensor {
+func reduceToShape(_ g: Tensor, _ shape: [Int]) throws -> Tensor {
     if g.shape == shape { return g }
     let strides = broadcastStrides(shape, to: g.shape)
-    let positions = stridedIndices(g.shape, strides: strides, offset: 0)
-    return Tensor(shape: shape, floats: scatterAdd(g.floats, to: positions, count: Tensor.count(of: shape)))
+    let positions = try stridedIndices(g.shape, strides: strides, offset: 0)
+    return Tensor(uncheckedShape: shape, floats: scatterAdd(g.floats, to: positions, count: Tensor.count(of: shape)))
 }
 
 /// The adjoint of `Tensor.Storage.take`: adds each `values[i]` at `indices[i]` (negative
@@ -24,7 +24,7 @@ func scatterAdd(_ values: [Float], to indices: [Int], count: Int) -> [Float] {
 @inline(__always)
 func pullback(_ x: Tensor, _ y: Tensor, _ g: Tensor, _ f: (Float, Float, Float) -> Float) -> Tensor {
     let xs = x.floats, ys = y.floats, gs = g.floats
-    return Tensor(shape: x.shape, floats: [Float](unsafeUninitializedCapacity: xs.count) { buf, n in
+    return Tensor(uncheckedShape: x.shape, floats: [Float](unsafeUninitializedCapacity: xs.count) { buf, n in
         for i in 0..<xs.count { buf[i] = f(xs[i], ys[i], gs[i]) }
         n = xs.count
     })
@@ -46,7 +46,7 @@ extension IndexMapping {
             let gs = g.floats
             for (i, j) in map.enumerated() where j >= 0 { total[j] += gs[i] }
         }
-        return [Tensor(shape: x.shape, floats: total)] + wanted.dropFirst().map { _ in nil }
+        return [Tensor(uncheckedShape: x.shape, floats: total)] + wanted.dropFirst().map { _ in nil }
     }
 }
 
@@ -56,11 +56,11 @@ protocol ShapeView: Differentiable {}
 extension ShapeView {
     func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
         guard wanted.first == true, let x = inputs[0], let g = gradients[0] else { return wanted.map { _ in nil } }
-        return [g.reshaped(x.shape)] + wanted.dropFirst().map { _ in nil }
+        return [g.viewed(as: x.shape)] + wanted.dropFirst().map { _ in nil }
     }
 }
 
 /// `values` of `shape` broadcast to `out` (numpy rules), as a flat array.
-func expand<T>(_ values: [T], _ shape: [Int], to out: [Int]) -> [T] {
-    shape == out ? values : stridedIndices(out, strides: broadcastStrides(shape, to: out), offset: 0).map { values[$0] }
+func expand<T>(_ values: [T], _ shape: [Int], to out: [Int]) throws -> [T] {
+    shape == out ? values : try stridedIndices(out, strides: broadcastStrides(shape, to: out), offset: 0).map { values[$0] }
 }

@@ -35,7 +35,7 @@ func expectRank(_ f: ValueFacts, _ rank: Int, _ what: String) throws {
 /// Resolves a possibly negative axis against a rank.
 func normalizeAxis(_ axis: Int, rank: Int, _ what: String = "axis") throws -> Int {
     let a = axis < 0 ? axis + rank : axis
-    guard a >= 0, a < max(rank, 1) || (rank == 0 && a == 0) else { throw OpError("\(what) \(axis) is out of range for rank \(rank)") }
+    guard a >= 0, a < rank else { throw OpError("\(what) \(axis) is out of range for rank \(rank)") }
     return a
 }
 

@@ -1,9 +1,11 @@
 import LafamGraph
 import LafamTensor
 
-/// Flat source indices of a strided walk over `shape` (row-major output order).
-func stridedIndices(_ shape: [Int], strides: [Int], offset: Int) -> [Int] {
-    let count = shape.reduce(1, *)
+/// Flat source indices of a strided walk over `shape` (row-major output order): an index map,
+/// 8 bytes per output element, held to the memory budget.
+func stridedIndices(_ shape: [Int], strides: [Int], offset: Int) throws -> [Int] {
+    let count = try Sizes.elementCount(shape)
+    try MemoryBudget.current.check(count: count, width: 8, for: "an index map of shape \(shape)")
     var out = [Int](repeating: 0, count: count)
     guard count > 0 else { return out }
     var index = [Int](repeating: 0, count: shape.count)

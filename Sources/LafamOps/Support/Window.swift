@@ -25,12 +25,23 @@ struct Window: Sendable {
         guard strides.count == rank, strides.allSatisfy({ $0 > 0 }) else { throw OpError("strides \(strides) must hold \(rank) positive values") }
         guard dilations.count == rank, dilations.allSatisfy({ $0 > 0 }) else { throw OpError("dilations \(dilations) must hold \(rank) positive values") }
         guard pads.count == 2 * rank, pads.allSatisfy({ $0 >= 0 }) else { throw OpError("pads \(pads) must hold \(2 * rank) non-negative values") }
+        // Window sizes beyond 2³¹ exist in no real model; bounding them keeps the window
+        // arithmetic below from overflowing whatever the input sizes.
+        for (name, values) in [("kernel_shape", self.kernel), ("strides", strides), ("dilations", dilations), ("pads", pads)]
+        where values.contains(where: { $0 > Self.largest }) {
+            throw OpError("\(name) \(values) holds a value over \(Self.largest)")
+        }
     }
+
+    /// The largest kernel size, stride, dilation or pad accepted.
+    static let largest = Int(Int32.max)
 
     var spatialRank: Int { kernel.count }
 
     /// Effective begin/end pads and output size for one spatial axis of input size `n`.
     func resolve(axis i: Int, size n: Int) throws -> (begin: Int, end: Int, out: Int) {
+        // Input sizes come from declared shapes and may be as large as Int allows.
+        guard n <= Int.max - 4 * Self.largest else { throw OpError("spatial size \(n) is too large for a window") }
         let extent = dilations[i] * (kernel[i] - 1) + 1
         switch autoPad {
         case "VALID":
@@ -75,6 +86,9 @@ struct Window: Sendable {
             v.size[j] = spatial[axis]; v.kernel[j] = kernel[axis]; v.stride[j] = strides[axis]
             v.dilation[j] = dilations[axis]; v.padBegin[j] = r.begin; v.padEnd[j] = r.end; v.out[j] = r.out
         }
+        _ = try Sizes.product(of: v.size, "the input's spatial size \(spatial) overflows")
+        _ = try Sizes.product(of: v.out, "the output's spatial size \(v.out) overflows")
+        _ = try Sizes.product(of: v.kernel, "the window \(v.kernel) overflows")
         return v
     }
 }
