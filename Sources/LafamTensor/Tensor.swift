@@ -239,12 +239,15 @@ public struct Tensor: Sendable {
         return asDoubles
     }
 
-    /// The elements converted to Int, for shape-like inputs (axes, pads, indices) of any numeric type.
+    /// The elements converted to Int, for shape-like inputs (axes, pads, indices) of any numeric
+    /// type. Floats saturate, NaN becoming Int.min, so a bad value fails the caller's range check
+    /// instead of trapping here.
     package var asInts: [Int] {
+        func integer(_ v: Double) -> Int { v.isNaN ? .min : v >= 0x1p63 ? .max : v < -0x1p63 ? .min : Int(v) }
         switch storage {
         case .int64(let a): return a.map { Int($0) }
-        case .float(let a): return a.map { Int($0) }
-        case .double(let a): return a.map { Int($0) }
+        case .float(let a): return a.map { integer(Double($0)) }
+        case .double(let a): return a.map(integer)
         case .bool(let a): return a.map { $0 ? 1 : 0 }
         case .string: preconditionFailure("string tensors have no numeric values")
         }

@@ -87,6 +87,8 @@ final class UntrustedInputTests: XCTestCase {
         for name in ["resize_int64_in_scales_slot_a", "resize_int64_in_scales_slot_b"] {
             XCTAssertThrowsMessage(try Model(path: folder + "/\(name).onnx", options: tight), contains: ["scales", "int64"])
         }
+        // Pad's axes as a float NaN were converted to Int (a trap).
+        XCTAssertThrowsMessage(try Model(path: folder + "/pad_float_nan_axes.onnx", options: tight), contains: ["axes", "int64"])
         // A Concat of scalars (an Unsqueeze with no axes) indexed an empty shape.
         XCTAssertThrowsMessage(try Model(path: folder + "/concat_scalar_inputs.onnx", options: tight), contains: ["rank"])
         // A cubic resize to 20M outputs summed 256 terms per output, each allocating: now 16 terms,

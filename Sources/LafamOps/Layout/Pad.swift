@@ -59,6 +59,7 @@ struct Pad: Operator {
             guard let c = p.constant else { return [facts(x.dtype, x.shape.map { $0.map { _ in .unknown } })] }
             pads = c.asInts
             if let ax = optional(inputs, 3) {
+                try expect(ax, DType.indices, "axes")
                 guard let c = ax.constant else { return [facts(x.dtype, x.shape.map { $0.map { _ in .unknown } })] }
                 axes = c.asInts
             }

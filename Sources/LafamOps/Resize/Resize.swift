@@ -110,7 +110,7 @@ struct Resize: Operator {
     private func taps(inSize n: Int, outSize m: Int, scale: Float, roi: (Float, Float)?) -> [[(Int, Float)]?] {
         (0..<m).map { o in
             let x = sourceCoordinate(Float(o), inSize: n, outSize: m, scale: scale, roi: roi)
-            if transform == "tf_crop_and_resize" && (x < 0 || x > Float(n - 1)) { return nil }
+            if transform == "tf_crop_and_resize" && !(x >= 0 && x <= Float(n - 1)) { return nil }
             switch mode {
             case .nearest:
                 return [(min(max(nearest(x, downsampling: scale < 1), 0), n - 1), 1)]
@@ -217,7 +217,9 @@ struct Resize: Operator {
         let (outShape, scales) = try plan(input: x.shape, scales: given, sizes: s.sizes.flatMap { optional(inputs, $0) }?.asInts)
         let roi = s.roi.flatMap { optional(inputs, $0) }.flatMap { $0.count > 0 ? $0.asDoubles.map { Float($0) } : nil }
         if transform == "tf_crop_and_resize" {
-            guard let roi, roi.count == 2 * x.rank else { throw OpError("tf_crop_and_resize needs roi with \(2 * x.rank) values") }
+            guard let roi, roi.count == 2 * x.rank, roi.allSatisfy({ $0.isFinite }) else {
+                throw OpError("tf_crop_and_resize needs roi with \(2 * x.rank) finite values")
+            }
         }
         guard try Sizes.elementCount(outShape) > 0 else { return (outShape, []) }
         guard x.count > 0 else { throw OpError("X of shape \(x.shape) is empty: it cannot be resized to \(outShape)") }
