@@ -99,6 +99,21 @@ final class UntrustedInputTests: XCTestCase {
         // An empty output (one axis 0) with another axis of 2⁵⁰ built that axis's tables first.
         let empty = try Model(path: folder + "/resize_empty_output_2_50_axis.onnx", options: tight)
         XCTAssertEqual(try empty.run(Tensor(shape: [1, 2, 6, 7], repeating: 1)).outputs.first?.value.count, 0)
+        // A linear resize of all 4 axes to 4.2M outputs summed 16 terms per output (12 s under the
+        // fuzzer's sanitizers, a timeout): now one pass per axis, 2 terms per element each.
+        let fourAxes = try Model(path: folder + "/resize_linear_4_axes_4m_outputs.onnx",
+                                 options: ModelOptions(threads: 1, memoryBudget: MemoryBudget(bytes: 32 << 20)))
+        let x = try Tensor(shape: [2, 3, 4, 5], floats: (0..<120).map(Float.init))
+        let y = try fourAxes.run(x).outputs["y"]!
+        XCTAssertEqual(y.shape, [1539, 43, 7, 9])
+        // align_corners keeps the corners: the first and last outputs are the first and last inputs.
+        XCTAssertEqual(y.floats.first, 0)
+        XCTAssertEqual(y.floats.last!, 119, accuracy: 1e-4)
+        // Each output's weights sum to 1, so a seed of ones gives back one per output in all.
+        let dx = try fourAxes.gradients(["x": x], target: .seeds(["y": try Tensor(shape: y.shape, repeating: 1)]), withRespectTo: ["x"])
+        XCTAssertEqual(Double(dx.gradients["x"]!.floats.reduce(0, +)), Double(y.count), accuracy: Double(y.count) * 1e-4)
+        // Split with num_outputs 0 divided by zero.
+        XCTAssertThrowsMessage(try Model(path: folder + "/split_num_outputs_0.onnx", options: tight), contains: ["num_outputs 0"])
     }
 
     /// Sizes only the run knows: the plan's peak is checked before anything is allocated.

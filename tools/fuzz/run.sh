@@ -2,9 +2,11 @@
 # Builds the libFuzzer targets of Fuzz/ (release; ASan + libFuzzer on the Swift code; ASan, UBSan and
 # coverage on the C targets) into .build-fuzz/ and runs the requested targets one after another.
 #
-# Usage: tools/fuzz/run.sh [--seconds N] [--keep-going] [--build-only] [TARGET ...]
+# Usage: tools/fuzz/run.sh [--seconds N] [--seed S] [--keep-going] [--build-only] [TARGET ...]
 #   TARGET        FuzzONNXLoad FuzzModelRun FuzzImageDecode FuzzNPYDecode (default: all four)
 #   --seconds N   libFuzzer -max_total_time per target (default 30)
+#   --seed S      reproducible run: libFuzzer -seed=S, deterministic Swift hashing, a fresh corpus
+#                 of the committed seeds only; the same S explores the same inputs in the same order
 #   --keep-going  go on after a crash, timeout or OOM (libFuzzer -fork=1 -ignore_*=1: one worker)
 #   --build-only  build, print the executables' folder and stop
 # Exit status 0 when no target crashed, timed out, leaked or ran out of memory, 1 otherwise, 2 on a
@@ -15,9 +17,10 @@ ALL_TARGETS=(FuzzONNXLoad FuzzModelRun FuzzImageDecode FuzzNPYDecode)
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SCRATCH="$ROOT/.build-fuzz"
 
-usage() { sed -n '5,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '5,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 seconds=30
+seed=""
 keep_going=0
 build_only=0
 targets=()
@@ -25,6 +28,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --seconds) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || { usage >&2; exit 2; }; seconds="$2"; shift 2 ;;
         --seconds=*) seconds="${1#*=}"; [[ "$seconds" =~ ^[0-9]+$ ]] || { usage >&2; exit 2; }; shift ;;
+        --seed) [[ $# -ge 2 && "$2" =~ ^[0-9]+$ ]] || { usage >&2; exit 2; }; seed="$2"; shift 2 ;;
         --keep-going) keep_going=1; shift ;;
         --build-only) build_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -86,16 +90,24 @@ failed=0
 summary=()
 for t in "${targets[@]}"; do
     corpus="$SCRATCH/corpus/$t"
+    if [[ -n "$seed" ]]; then
+        # Swift's per-process random hashing changes dictionary order, hence coverage, hence what
+        # libFuzzer keeps: fixed for a reproducible run, which also starts from the seeds alone.
+        export SWIFT_DETERMINISTIC_HASHING=1
+        corpus="$SCRATCH/corpus-seed-$seed/$t"
+        rm -rf "$corpus"
+    fi
     artifacts="$SCRATCH/artifacts/$t/"
     log="$SCRATCH/logs/$t.log"
     mkdir -p "$corpus" "$artifacts" "$SCRATCH/logs"
     # Working corpus: the committed seeds plus what earlier runs added; Fuzz/Corpus is only read.
-    for seed in "$ROOT/Fuzz/Corpus/$t"/*; do
-        [[ -e "$corpus/$(basename "$seed")" ]] || cp "$seed" "$corpus/"
+    for file in "$ROOT/Fuzz/Corpus/$t"/*; do
+        [[ -e "$corpus/$(basename "$file")" ]] || cp "$file" "$corpus/"
     done
     before="$(ls "$artifacts")"
     options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -dict="$(dictionary "$t")"
              -print_final_stats=1 -artifact_prefix="$artifacts")
+    [[ -n "$seed" ]] && options+=(-seed="$seed")
     [[ $keep_going == 1 ]] && options+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
 
     echo "==> $t: ${seconds} s, log $log"

@@ -16,6 +16,9 @@ struct Split: Operator {
         splitIsInput = node.opset >= 13
         attrSplit = splitIsInput ? nil : try node.ints("split")
         outputs = node.opset >= 18 ? try node.int("num_outputs", default: node.outputCount) : node.outputCount
+        guard outputs >= 1, outputs == node.outputCount else {
+            throw OpError("num_outputs \(outputs) must be at least 1 and equal the node's \(node.outputCount) outputs")
+        }
     }
 
     private func sizes(_ n: Int, given: [Int]?) throws -> [Int] {

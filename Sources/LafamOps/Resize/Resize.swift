@@ -3,7 +3,7 @@ import LafamTensor
 
 /// Resize (opset 10 to 19 signatures) and its predecessor Upsample (7 to 9): nearest, linear and
 /// cubic interpolation over any axes, with every coordinate transformation and nearest-rounding
-/// mode of the ONNX specification. Each output element is a tensor product of per-axis taps.
+/// mode of the ONNX specification, separably: one pass per resized axis.
 struct Resize: Operator {
     var inputArity: ClosedRange<Int> { legacy ? 1...2 : 1...4 }
 
@@ -94,15 +94,16 @@ struct Resize: Operator {
         let (outShape, taps) = try plan(inputs)
         let count = try Sizes.elementCount(outShape)
         try MemoryBudget.current.check(count: count, width: 4, for: "Resize's output of shape \(outShape)")
-        let xs = x.floats
-        var out = [Float](repeating: 0, count: count)
-        forEachOutput(shape: x.shape, outShape: outShape, taps: taps) { o, terms in
-            guard let terms else { out[o] = extrapolation; return }
-            var sum: Float = 0
-            for (i, w) in terms { sum += w * xs[i] }
-            out[o] = sum
+        guard count > 0 else { return [Tensor(uncheckedShape: outShape, floats: [])] }
+        var shape = x.shape, values = x.floats
+        for axis in try passOrder(shape: x.shape, outShape: outShape, taps: taps) {
+            var next = shape
+            next[axis] = outShape[axis]
+            values = Self.interpolate(values, axis: axis, from: shape, to: next, taps: taps[axis], adjoint: false)
+            shape = next
         }
-        return [Tensor(uncheckedShape: outShape, floats: out)]
+        forEachOutsideCropBox(outShape: outShape, taps: taps) { values[$0] = extrapolation }
+        return [Tensor(uncheckedShape: outShape, floats: values)]
     }
 
     /// Input indices and weights for each output position along one axis; nil marks a position
@@ -175,36 +176,63 @@ struct Resize: Operator {
         }
     }
 
-    /// Calls `body` for each output element with its (flat input index, weight) terms: the
-    /// tensor product of the per-axis taps; nil for elements outside the crop box. The terms are
-    /// built in one reused buffer, so no output allocates.
-    private func forEachOutput(shape: [Int], outShape: [Int], taps: [[[(Int, Float)]?]],
-                               _ body: (Int, UnsafeBufferPointer<(Int, Float)>?) -> Void) {
-        let strides = Tensor.strides(of: shape)
-        let capacity = Self.termsPerOutput(taps)
-        var index = [Int](repeating: 0, count: shape.count)
-        withUnsafeTemporaryAllocation(of: (Int, Float).self, capacity: capacity) { terms in
-            for o in 0..<Tensor.count(of: outShape) {
-                var rest = o
-                for axis in stride(from: shape.count - 1, through: 0, by: -1) {
-                    index[axis] = rest % outShape[axis]
-                    rest /= outShape[axis]
-                }
-                terms[0] = (0, 1)
-                var count = 1
-                var outside = false
-                for axis in 0..<shape.count {
-                    guard let axisTaps = taps[axis][index[axis]] else { outside = true; break }
-                    let axisStride = strides[axis]
-                    // Each term so far times each tap, written in place from the back.
-                    for t in stride(from: count - 1, through: 0, by: -1) {
-                        let (base, weight) = terms[t]
-                        for (k, (i, w)) in axisTaps.enumerated() { terms[t * axisTaps.count + k] = (base + i * axisStride, weight * w) }
-                    }
-                    count *= axisTaps.count
-                }
-                body(o, outside ? nil : UnsafeBufferPointer(rebasing: terms[..<count]))
+    /// The axes to interpolate, one pass each, shrinking ones first so that the intermediate
+    /// tensors stay small; axes whose taps are the identity are skipped. Interpolation is separable,
+    /// so a pass costs at most 4 terms per element of its result however many axes are resized
+    /// (summing the tensor product of the taps per output would cost up to 4^rank).
+    private func passOrder(shape: [Int], outShape: [Int], taps: [[[(Int, Float)]?]]) throws -> [Int] {
+        func isIdentity(_ axis: Int) -> Bool {
+            guard shape[axis] == outShape[axis] else { return false }
+            for (p, t) in taps[axis].enumerated() {
+                guard let t, t.count == 1, t[0].0 == p, t[0].1 == 1 else { return false }
             }
+            return true
+        }
+        func ratio(_ axis: Int) -> Double { Double(outShape[axis]) / Double(shape[axis]) }
+        let axes = (0..<shape.count).filter { !isIdentity($0) }.sorted { ratio($0) < ratio($1) }
+        var intermediate = shape
+        for axis in axes.dropLast() {
+            intermediate[axis] = outShape[axis]
+            try MemoryBudget.current.check(count: try Sizes.elementCount(intermediate), width: 4,
+                                           for: "Resize's intermediate of shape \(intermediate)")
+        }
+        return axes
+    }
+
+    /// One pass along `axis`: `source`, of shape `from`, interpolated to shape `to` (they differ
+    /// only along `axis`). With `adjoint`, the transpose: `source` has shape `to` and each value goes
+    /// back to its taps, weighted, giving shape `from`. Positions outside the crop box give 0.
+    private static func interpolate(_ source: [Float], axis: Int, from: [Int], to: [Int],
+                                    taps: [[(Int, Float)]?], adjoint: Bool) -> [Float] {
+        let blocks = from[..<axis].reduce(1, *), inner = from[(axis + 1)...].reduce(1, *)
+        let n = from[axis], m = to[axis]
+        let (sourceRows, resultRows) = adjoint ? (m, n) : (n, m)
+        var result = [Float](repeating: 0, count: blocks * resultRows * inner)
+        result.withUnsafeMutableBufferPointer { r in
+            source.withUnsafeBufferPointer { s in
+                for b in 0..<blocks {
+                    for p in 0..<m {
+                        guard let axisTaps = taps[p] else { continue }
+                        for (i, w) in axisTaps {
+                            let (sourceRow, resultRow) = adjoint ? (p, i) : (i, p)
+                            let sourceBase = (b * sourceRows + sourceRow) * inner
+                            let resultBase = (b * resultRows + resultRow) * inner
+                            for k in 0..<inner { r[resultBase + k] += w * s[sourceBase + k] }
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Calls `body` with the flat index of each output outside the crop box (tf_crop_and_resize):
+    /// those take the extrapolation value, whatever the passes computed.
+    private func forEachOutsideCropBox(outShape: [Int], taps: [[[(Int, Float)]?]], _ body: (Int) -> Void) {
+        guard taps.contains(where: { $0.contains { $0 == nil } }) else { return }
+        let strides = Tensor.strides(of: outShape)
+        for o in 0..<Tensor.count(of: outShape) {
+            if (0..<outShape.count).contains(where: { taps[$0][(o / strides[$0]) % outShape[$0]] == nil }) { body(o) }
         }
     }
 
@@ -230,21 +258,7 @@ struct Resize: Operator {
         let axisTaps = (0..<x.rank).map { axis in
             taps(inSize: x.shape[axis], outSize: outShape[axis], scale: scales[axis], roi: roi.map { ($0[axis], $0[axis + x.rank]) })
         }
-        guard Self.termsPerOutput(axisTaps) <= Self.maxTermsPerOutput else {
-            throw OpError("resizing \(x.rank) axes at once sums more than \(Self.maxTermsPerOutput) input values per output; resize fewer axes")
-        }
         return (outShape, axisTaps)
-    }
-
-    /// The most input values one output may sum: 4⁸, a cubic resize of 8 axes.
-    static let maxTermsPerOutput = 1 << 16
-
-    /// The largest number of terms an output can have (saturating at Int.max).
-    static func termsPerOutput(_ taps: [[[(Int, Float)]?]]) -> Int {
-        taps.reduce(1) { product, axis in
-            let (p, overflow) = product.multipliedReportingOverflow(by: axis.lazy.compactMap { $0?.count }.max() ?? 1)
-            return overflow ? .max : p
-        }
     }
 }
 
@@ -254,11 +268,17 @@ extension Resize: Differentiable {
         guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
         let x = required(inputs, 0)
         let (outShape, taps) = try plan(inputs)
-        let gs = g.floats
-        var dx = [Float](repeating: 0, count: x.count)
-        forEachOutput(shape: x.shape, outShape: outShape, taps: taps) { o, terms in
-            for (i, w) in terms ?? UnsafeBufferPointer(start: nil, count: 0) { dx[i] += w * gs[o] }
+        let nothingElse = wanted.dropFirst().map { _ in Tensor?.none }
+        guard g.count > 0 else { return [Tensor(uncheckedShape: x.shape, floats: [Float](repeating: 0, count: x.count))] + nothingElse }
+        var values = g.floats
+        forEachOutsideCropBox(outShape: outShape, taps: taps) { values[$0] = 0 }
+        var shape = outShape
+        for axis in try passOrder(shape: x.shape, outShape: outShape, taps: taps).reversed() {
+            var previous = shape
+            previous[axis] = x.shape[axis]
+            values = Self.interpolate(values, axis: axis, from: previous, to: shape, taps: taps[axis], adjoint: true)
+            shape = previous
         }
-        return [Tensor(uncheckedShape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
+        return [Tensor(uncheckedShape: x.shape, floats: values)] + nothingElse
     }
 }
