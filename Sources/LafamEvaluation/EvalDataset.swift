@@ -4,10 +4,14 @@ import LafamImaging
 
 /// One annotated image: a photo and a binary object mask of the same size.
 public struct EvalItem: Sendable, Equatable {
+    /// The image's name in results: the list's `id` column, or the image's file name without extension.
     public let id: String
+    /// Path of the image file.
     public let image: String
+    /// Path of the mask PNG.
     public let mask: String
 
+    /// An item from its id and the paths of its image and mask.
     public init(id: String, image: String, mask: String) {
         self.id = id
         self.image = image
@@ -23,6 +27,7 @@ public enum MaskSource: Sendable, Equatable {
     case vocClass(Int)
 }
 
+/// Reading annotated image sets: image lists, dataset folders, and masks matched to the model input.
 public enum EvalDataset {
     /// Items from a CSV with a header naming at least `image` and `mask` columns (and optionally
     /// `id`); paths are relative to the CSV's folder.
@@ -108,6 +113,7 @@ public enum EvalDataset {
 
 /// Minimal RFC 4180 CSV: quoted fields, doubled quotes, commas and newlines inside quotes.
 public enum CSV {
+    /// The rows of `text`, each as its unquoted fields; a final newline adds no empty row.
     public static func parse(_ text: String) -> [[String]] {
         var rows: [[String]] = [], row: [String] = [], field = ""
         var quoted = false
@@ -134,6 +140,7 @@ public enum CSV {
         return rows
     }
 
+    /// One CSV line (without its newline), quoting fields that hold a comma, a quote or a newline.
     public static func line(_ fields: [String]) -> String {
         fields.map { f in
             f.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : f

@@ -5,31 +5,47 @@ import LafamImaging
 
 /// One metric row: an image explained by a method at a node.
 public struct ResultRow: Sendable, Equatable {
+    /// The image's id (`EvalItem.id`).
     public var image: String
+    /// The saliency method's name, such as `lafam` or `gradcam++`.
     public var method: String
+    /// The target node as given; `default` when none was given, and `input` when a method that
+    /// ignores nodes (input gradient, RELAX) was given several.
     public var node: String
+    /// The class the method explained or, failing that, the argmax of the model's first output
+    /// when that is a float32 batch × classes tensor; nil otherwise.
     public var predictedClass: Int?
+    /// Each localisation metric by name (`LocalisationMetrics.names`); NaN where undefined (a map
+    /// the metrics refuse, an empty mask).
     public var metrics: [String: Double]
     /// Wall time of the explainer alone for this image (model loaded, image decoded).
     public var seconds: Double
 
+    /// Identifies the row by image, method and node, so a resumed run can skip rows already done.
     public var key: String { "\(image)\u{1}\(method)\u{1}\(node)" }
 }
 
 /// Runs saliency methods over annotated images and scores each map with the localisation
 /// metrics against the object mask (after the same centre crop and resize as the image).
 public struct Evaluation {
+    /// The model whose outputs are explained.
     public let model: Model
+    /// The saliency methods run on each image.
     public let methods: [SaliencyMethod]
     /// Target nodes (empty: each method's default).
     public let nodes: [String]
+    /// How an image becomes the model's input; masks get the same centre crop and size.
     public let preprocessing: Preprocessing
+    /// How object masks are read.
     public let maskSource: MaskSource
+    /// k of the Top-K Intersection metric, in pixels (default 1000).
     public let topK: Int
+    /// How equal map values are ordered by the metrics that rank pixels (Top-K, Relevance Rank).
     public let ties: LocalisationMetrics.TieRule
     /// Told about maps the metrics refuse (constant or negative everywhere).
     public var warn: ((String) -> Void)?
 
+    /// An evaluation of `methods` at `nodes` (empty: each method's default target) on `model`.
     public init(model: Model, methods: [SaliencyMethod], nodes: [String], preprocessing: Preprocessing,
                 maskSource: MaskSource = .binary, topK: Int = 1000, ties: LocalisationMetrics.TieRule = .firstPixelFirst) {
         self.model = model

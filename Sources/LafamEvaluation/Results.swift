@@ -4,6 +4,7 @@ import Lafam
 /// The per-image results CSV: one row per image × method × node, appended as rows finish so a
 /// run can resume; and the summary table (mean and 95% interval per metric and method).
 public enum ResultsFile {
+    /// The results CSV's columns: image, method, node, predicted class, each metric, seconds.
     public static let header = ["image", "method", "node", "predicted_class"] + LocalisationMetrics.names + ["seconds"]
 
     /// Rows of an existing results file (a torn last line from an interrupted run is ignored).
@@ -56,9 +57,15 @@ public enum ResultsFile {
 
 /// Mean and 95% interval (normal approximation, 1.96·sd/√n) of each metric per method and node.
 public struct ResultsSummary {
+    /// One metric of one group: the `mean` of its defined values, the `halfWidth` of their 95%
+    /// interval (0 for fewer than two), their `count`, and how many rows were `undefined` (NaN).
     public struct Cell { public let mean: Double; public let halfWidth: Double; public let count: Int; public let undefined: Int }
+    /// One entry per method and node, in order of first appearance: the number of distinct images,
+    /// a cell per metric name, and the mean explainer time per row in seconds.
     public let groups: [(method: String, node: String, images: Int, cells: [String: Cell], seconds: Double)]
 
+    /// Summarises `rows` by method and node; NaN metrics are left out of the statistics and
+    /// counted as undefined.
     public init(_ rows: [ResultRow]) {
         var order: [String] = []
         var byGroup: [String: [ResultRow]] = [:]

@@ -9,7 +9,7 @@ import LafamTensor
 
 /// Whole-file reads and atomic whole-file writes on top of POSIX calls, so
 /// error messages can say exactly which call failed and why (errno text).
-enum FileAccess {
+public enum FileAccess {
     /// The text for the current `errno`.
     static func errnoText(_ code: Int32 = errno) -> String {
         String(cString: strerror(code))
@@ -59,7 +59,7 @@ enum FileAccess {
     /// shared), is flushed with fsync, and is then renamed over `path`. A
     /// reader therefore sees either the old file or the complete new one, and
     /// on any failure the temporary file is removed and `path` is untouched.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, what: String) throws {
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, what: String) throws {
         guard !path.isEmpty else {
             throw ImagingError.invalidArgument("cannot write \(what): the output path is empty")
         }

@@ -71,6 +71,20 @@ public struct Preprocessing: Equatable, Hashable, Sendable {
         layout == .nchw ? [batch, 3, height, width] : [batch, height, width, 3]
     }
 
+    /// The part of `image` the model sees (the centre crop, when the pipeline crops) at the photo's
+    /// own resolution, scaled down to at most `maxSide` pixels a side: what a map is drawn over, so
+    /// that map and photo line up (`overlay(map:…, on: preprocessing.visibleRegion(of: photo))`).
+    public func visibleRegion(of image: RGBImage, maxSide: Int = 512) throws -> RGBImage {
+        var region = image
+        if centerCrop && image.width != image.height {
+            let box = Preprocessing.centerCropBox(width: image.width, height: image.height)
+            region = try image.cropped(x: box.x, y: box.y, width: box.side, height: box.side)
+        }
+        let longest = max(region.width, region.height)
+        guard maxSide > 0, longest > maxSide else { return region }
+        return try region.resized(width: max(1, region.width * maxSide / longest), height: max(1, region.height * maxSide / longest))
+    }
+
     /// Steps 1-2 only: the cropped and resized image the model will see
     /// (handy for drawing overlays on exactly the model's input).
     public func prepareImage(_ image: RGBImage) throws -> RGBImage {

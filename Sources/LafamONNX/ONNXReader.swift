@@ -7,6 +7,9 @@ import LafamTensor
 /// their real path, which must lie inside the model's real folder (symbolic links included); every
 /// tensor's size is checked and held to the memory budget in force.
 public enum ONNXReader {
+    /// Reads and parses the ONNX file at `path`, with any external data from its folder. Throws
+    /// a `LafamError` when the file cannot be read, is not a valid model, or a tensor is over
+    /// the memory budget.
     public static func read(path: String) throws -> ONNXModel {
         let file: MappedFile
         do {

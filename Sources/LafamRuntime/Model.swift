@@ -3,14 +3,19 @@ import Synchronization
 
 /// A name, element type and (static) shape of a model input or output.
 public struct TensorInfo: Sendable {
+    /// The tensor's name in the graph, by which it is fed or read.
     public let name: String
+    /// The element type (float32 when the file does not declare it).
     public let dtype: DType
+    /// The declared shape, with symbolic or unknown dimensions; empty when the rank is not declared.
     public let shape: [Dim]
 }
 
 /// What a run returns: the model's outputs and the tapped values, by tensor name.
 public struct RunResult: Sendable {
+    /// The model's outputs by tensor name.
     public var outputs: [String: Tensor]
+    /// The tapped values, by resolved tensor name (a node's name resolves to its first output's).
     public var taps: [String: Tensor]
 }
 
@@ -25,10 +30,13 @@ public struct RunResult: Sendable {
 /// specialises the graph to it (shape subgraphs folded, ops prepared, graph passes applied);
 /// later runs of that shape reuse it.
 public final class Model: Sendable {
+    /// The path the model was loaded from, or the name given to a model held in memory.
     public let path: String
+    /// Model-level facts from the file: IR version, opsets, producer, metadata.
     public let format: ONNXModelInfo
     /// The graph as declared (symbolic dimensions kept), for inspection.
     public let graph: Graph
+    /// The options the model was loaded with.
     public let options: ModelOptions
     /// Whether the images of a batch are computed independently (`Graph.isBatchSeparable`), so
     /// that a batch may run in parts on the model's threads.
@@ -70,7 +78,9 @@ public final class Model: Sendable {
         isBatchSeparable = graph.isBatchSeparable
     }
 
+    /// The inputs a run must feed (initializers excluded), in declared order.
     public var inputs: [TensorInfo] { graph.inputs.map(info) }
+    /// The model's outputs, in declared order.
     public var outputs: [TensorInfo] { graph.outputs.map(info) }
 
     private func info(_ v: Int) -> TensorInfo {
@@ -212,10 +222,15 @@ public final class Model: Sendable {
 
 /// Model-level facts from the ONNX file, for `inspect`.
 public struct ONNXModelInfo: Sendable {
+    /// The ONNX IR version the file declares (0 when absent).
     public let irVersion: Int
+    /// The imported opset version per domain; the default `ai.onnx` domain is stored under "".
     public let opsets: [String: Int]
+    /// The producing tool's name and version, such as "pytorch 2.1.0" ("" when absent).
     public let producer: String
+    /// The main graph's name ("" when absent).
     public let graphName: String
+    /// `metadata_props` by key; when a key repeats, its first value is kept.
     public let metadata: [String: String]
 
     init(_ m: ONNXModel) {

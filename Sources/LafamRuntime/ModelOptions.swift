@@ -14,6 +14,9 @@ public struct ModelOptions: Sendable {
     /// exceed it at some node is refused before it starts, naming the node.
     public var memoryBudget: MemoryBudget
 
+    /// Options with `threads` (nil: the number of active processors), the passes to skip and the
+    /// memory budget. They are checked when a model is loaded: a thread count below 1 or an unknown
+    /// pass name is refused.
     public init(threads: Int? = nil, disabledPasses: Set<String> = [], memoryBudget: MemoryBudget = .default) {
         self.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         self.disabledPasses = disabledPasses

@@ -1,15 +1,20 @@
 /// One dimension of a statically inferred shape: a number, a named symbol (a dynamic batch axis
 /// such as `batch` or `N`), or unknown.
 public enum Dim: Hashable, Sendable, CustomStringConvertible {
+    /// A dimension of this fixed size.
     case known(Int)
+    /// A dynamic dimension the model names (such as `batch`); its size is set by the input.
     case symbol(String)
+    /// A dimension whose size cannot be inferred before running.
     case unknown
 
+    /// The size of a known dimension; nil for a symbol or an unknown dimension.
     public var value: Int? {
         if case .known(let v) = self { return v }
         return nil
     }
 
+    /// The size, the symbol's name, or `?` for an unknown dimension.
     public var description: String {
         switch self {
         case .known(let v): return String(v)

@@ -10,6 +10,7 @@ import Darwin
 /// the open), so a read can neither block nor go on without end; the file's size is checked
 /// against the memory budget in force.
 public final class MappedFile: @unchecked Sendable {
+    /// The path the file was opened from.
     public let path: String
     /// The file's bytes (empty for an empty file). Valid while this object lives.
     public let bytes: UnsafeRawBufferPointer
@@ -56,15 +57,21 @@ public final class MappedFile: @unchecked Sendable {
 
 /// A file lafam cannot read, and why.
 public struct FileReadError: Error, CustomStringConvertible, Sendable {
+    /// Why a file could not be read.
     public enum Reason: Sendable, Equatable {
+        /// Opening or inspecting the file failed with this `errno`.
         case cannotOpen(Int32)
+        /// Mapping the file into memory failed with this `errno`.
         case cannotRead(Int32)
         /// Something other than a regular file: what it is ("a folder", "a FIFO (named pipe)", …).
         case notRegular(String)
     }
 
+    /// The path of the file that could not be read.
     public let path: String
+    /// The file's role in messages ("model", "image file").
     public let what: String
+    /// Why the file could not be read.
     public let reason: Reason
 
     /// The reason in words, without the path: "no such file", "it is a FIFO (named pipe), not a regular file".
@@ -81,5 +88,6 @@ public struct FileReadError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// A one-line message naming the file's role, its path and the reason, with control characters escaped.
     public var description: String { ("cannot read \(what) '\(path)': \(explanation)").escapingControlCharacters }
 }

@@ -11,8 +11,10 @@ import Foundation
 /// (`ModelOptions.memoryBudget`) around loading and running; the default is half the machine's
 /// physical memory.
 public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
+    /// The most bytes one allocation may take (never negative).
     public let bytes: Int
 
+    /// A budget of `bytes` bytes; a negative number is taken as 0.
     public init(bytes: Int) { self.bytes = max(0, bytes) }
 
     /// Half the physical memory (at least 256 MB).
@@ -21,6 +23,7 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
     /// The budget in force on this task or thread.
     @TaskLocal public static var current = MemoryBudget.default
 
+    /// The budget in readable units, such as "8.0 GB".
     public var description: String { Sizes.describe(bytes: bytes) }
 
     /// Throws `LafamError.overMemoryBudget` when `bytes` exceed the budget; `what` says what

@@ -3,6 +3,7 @@ import Foundation
 /// A small, fast, seedable generator (SplitMix64). lafam draws RELAX masks and benchmark inputs
 /// from it so that results depend on the seed alone.
 public struct SplitMix64: Sendable {
+    /// The generator's internal state, advanced by every draw.
     public private(set) var state: UInt64
 
     /// Nearby seeds start at unrelated positions of the sequence.
@@ -11,6 +12,7 @@ public struct SplitMix64: Sendable {
         state = next()
     }
 
+    /// The next 64 random bits of the sequence.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

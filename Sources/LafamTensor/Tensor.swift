@@ -4,10 +4,14 @@
 /// rounded or wrapped to it after every op (`Tensor.conformed(to:)`), so results are those of
 /// computing in the type itself.
 public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// Floating-point types: IEEE single, double and half precision, and bfloat16.
     case float32, float64, float16, bfloat16
+    /// Signed and unsigned integers of 8 to 64 bits.
     case int8, int16, int32, int64, uint8, uint16, uint32, uint64
+    /// Booleans and strings.
     case bool, string
 
+    /// The type's ONNX-style name, such as `float32` or `uint8` (its raw value).
     public var description: String { rawValue }
 
     /// The ONNX `TensorProto.DataType` code of this type.
@@ -37,8 +41,11 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
         self = t
     }
 
+    /// The Swift element type a `DType` is held and computed in: `Float`, `Double`, `Int64`,
+    /// `Bool` or `String`.
     public enum StorageClass: Sendable { case float, double, int64, bool, string }
 
+    /// The storage class this type's elements are held in.
     public var storageClass: StorageClass {
         switch self {
         case .float32, .float16, .bfloat16: return .float
@@ -60,12 +67,18 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// Whether this is float32, float64, float16 or bfloat16.
     public var isFloatingPoint: Bool { storageClass == .float || storageClass == .double }
+    /// Whether this is a signed or unsigned integer type (bool is not).
     public var isInteger: Bool { storageClass == .int64 }
+    /// Whether this is uint8, uint16, uint32 or uint64.
     public var isUnsigned: Bool { [.uint8, .uint16, .uint32, .uint64].contains(self) }
 
+    /// The four floating-point types.
     public static let floatingPoint: Set<DType> = [.float32, .float64, .float16, .bfloat16]
+    /// The eight integer types, signed and unsigned.
     public static let integers: Set<DType> = [.int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64]
+    /// Every floating-point and integer type (all but bool and string).
     public static let numeric: Set<DType> = floatingPoint.union(integers)
     /// Types ONNX allows for index-like inputs (axes, pads, indices, starts/ends).
     public static let indices: Set<DType> = [.int32, .int64]
@@ -74,11 +87,17 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
 /// A dense, row-major (C order) tensor. Elements live in one contiguous Swift array, so kernels
 /// work on `UnsafeBufferPointer`s without per-element boxing; copies are copy-on-write.
 public struct Tensor: Sendable {
+    /// A tensor's elements, row-major, in one array of their storage class's Swift type.
     public enum Storage: Sendable {
+        /// float32, float16 or bfloat16 elements.
         case float([Float])
+        /// float64 elements.
         case double([Double])
+        /// Elements of any integer type (uint64 as its bit pattern).
         case int64([Int64])
+        /// bool elements.
         case bool([Bool])
+        /// string elements.
         case string([String])
 
         package var storageClass: DType.StorageClass {
@@ -113,8 +132,11 @@ public struct Tensor: Sendable {
         }
     }
 
+    /// The size of each axis, outermost first; empty for a scalar.
     public private(set) var shape: [Int]
+    /// The elements in row-major order.
     public private(set) var storage: Storage
+    /// The element type; it always belongs to `storage`'s storage class.
     public private(set) var dtype: DType
 
     /// A tensor of `dtype` (by default the storage's natural type: float32, float64, int64, bool
@@ -133,10 +155,15 @@ public struct Tensor: Sendable {
         self.init(uncheckedShape: shape, storage: storage, dtype: type)
     }
 
+    /// A float32 tensor of `shape` holding `floats`; throws when the shape is invalid or their counts differ.
     public init(shape: [Int], floats: [Float]) throws { try self.init(shape: shape, storage: .float(floats)) }
+    /// A float64 tensor of `shape` holding `doubles`; throws when the shape is invalid or their counts differ.
     public init(shape: [Int], doubles: [Double]) throws { try self.init(shape: shape, storage: .double(doubles)) }
+    /// An int64 tensor of `shape` holding `int64s`; throws when the shape is invalid or their counts differ.
     public init(shape: [Int], int64s: [Int64]) throws { try self.init(shape: shape, storage: .int64(int64s)) }
+    /// A bool tensor of `shape` holding `bools`; throws when the shape is invalid or their counts differ.
     public init(shape: [Int], bools: [Bool]) throws { try self.init(shape: shape, storage: .bool(bools)) }
+    /// A string tensor of `shape` holding `strings`; throws when the shape is invalid or their counts differ.
     public init(shape: [Int], strings: [String]) throws { try self.init(shape: shape, storage: .string(strings)) }
 
     /// A float32 tensor of `shape` filled with `value`; its size is held to the memory budget.
@@ -165,14 +192,18 @@ public struct Tensor: Sendable {
         self.init(uncheckedShape: shape, floats: [Float](repeating: value, count: Self.count(of: shape)))
     }
 
+    /// A float32 scalar (rank 0, shape `[]`) holding `v`.
     public static func scalar(_ v: Float) -> Tensor { Tensor(uncheckedShape: [], floats: [v]) }
+    /// An int64 scalar (rank 0, shape `[]`) holding `v`.
     public static func scalar(_ v: Int64) -> Tensor { Tensor(uncheckedShape: [], int64s: [v]) }
 
     /// Number of elements of a shape lafam made itself (1 for a scalar); untrusted shapes go
     /// through `Sizes.elementCount`.
     package static func count(of shape: [Int]) -> Int { shape.reduce(1, *) }
 
+    /// The number of elements (1 for a scalar).
     public var count: Int { Self.count(of: shape) }
+    /// The number of axes (0 for a scalar).
     public var rank: Int { shape.count }
 
     // Typed access for lafam's kernels, after their type checks: a mismatch is a bug in lafam.
@@ -223,11 +254,13 @@ public struct Tensor: Sendable {
         throw TensorError("a \(dtype) tensor has no integer values")
     }
 
+    /// The elements of a bool tensor; throws for any other type.
     public func boolValues() throws -> [Bool] {
         if case .bool(let a) = storage { return a }
         throw TensorError("a \(dtype) tensor has no bool values")
     }
 
+    /// The elements of a string tensor; throws for any other type.
     public func stringValues() throws -> [String] {
         if case .string(let a) = storage { return a }
         throw TensorError("a \(dtype) tensor has no string values")

@@ -16,6 +16,17 @@ extension Tensor.Storage {
         }
     }
 
+    /// The elements in `range` of flat indices.
+    package func elements(_ range: Range<Int>) -> Tensor.Storage {
+        switch self {
+        case .float(let a): return .float(Array(a[range]))
+        case .double(let a): return .double(Array(a[range]))
+        case .int64(let a): return .int64(Array(a[range]))
+        case .bool(let a): return .bool(Array(a[range]))
+        case .string(let a): return .string(Array(a[range]))
+        }
+    }
+
     /// The first element repeated `count` times.
     package func repeatingFirst(count: Int) -> Tensor.Storage {
         switch self {

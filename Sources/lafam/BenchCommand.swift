@@ -7,8 +7,10 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time the forward pass alone (model loaded, input ready) and print min/median/max ms.")
 
-    @Argument(help: "ONNX model (default: the bundled MobileNetV2).")
-    var model: String?
+    @Argument(help: "ONNX model (or --model; default: the bundled MobileNetV2).")
+    var modelPath: String?
+
+    @OptionGroup var modelSelection: ModelSelection
 
     @Option(help: "Batch size.") var batch = 1
     @Option(help: "Timed runs.") var runs = 20
@@ -26,7 +28,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         try reporting(memory) {
             guard batch >= 1, runs >= 1, warmup >= 0 else { throw CLIError("--batch and --runs must be ≥ 1 and --warmup ≥ 0") }
-            let m = try execution.model(model ?? Bundled.model)
+            let m = try execution.model(try modelSelection.path(positional: modelPath))
             guard let info = m.inputs.first else { throw CLIError("the model has no inputs") }
             let shape = try info.shape.enumerated().map { i, d -> Int in
                 if i == 0 { return batch }
@@ -59,16 +61,16 @@ struct BenchCommand: ParsableCommand {
             }
             if json {
                 var object: [String: Any] = ["model": m.path, "batch": batch, "runs": runs, "threads": m.options.threads, "disabledPasses": m.options.disabledPasses.sorted(),
-                                             "blasCore": BLASInfo.coreName, "min_ms": times.first!, "median_ms": medianTime, "max_ms": times.last!,
-                                             "peak_rss_mb": peakResidentMegabytes()]
-                if profile { object["op_median_ms"] = opMedians }
+                                             "blasCore": BLASInfo.coreName, "minMs": times.first!, "medianMs": medianTime, "maxMs": times.last!,
+                                             "peakRssMb": peakResidentMegabytes()]
+                if profile { object["opMedianMs"] = opMedians }
                 if let relaxBudget, let methodMedian {
-                    object["relax_over_batched_forwards"] = methodMedian / relaxBudget.budget
+                    object["relaxOverBatchedForwards"] = methodMedian / relaxBudget.budget
                 }
                 if let method, let methodMedian {
                     object["method"] = method.rawValue
-                    object["method_median_ms"] = methodMedian
-                    object["method_over_forward"] = methodMedian / medianTime
+                    object["methodMedianMs"] = methodMedian
+                    object["methodOverForward"] = methodMedian / medianTime
                 }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))

@@ -18,11 +18,14 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Folder with index.csv, or with images/ and masks/<name>.png.") var dataset: String?
     @Option(name: .customLong("list"), help: "CSV with 'image' and 'mask' columns (and optionally 'id'), paths relative to it.")
     var listFile: String?
-    @Option(help: "ONNX model (default: the bundled MobileNetV2).") var model: String?
+    @OptionGroup var modelSelection: ModelSelection
     @Option(name: .customLong("method"), help: "Method to evaluate (repeatable; default lafam).") var methods: [SaliencyMethod.Name] = []
     @Option(help: "Target node (repeatable; default: each method's default).") var node: [String] = []
     @Option(help: "Results CSV (appended to and resumed if it exists).") var output: String
     @Option(help: "Also write the summary table as Markdown to this file.") var markdown: String?
+    @Flag(help: "Replace the --markdown file, or the --output of --merge, when it exists.") var overwrite = false
+    @Flag(help: "Print the summary as one JSON object (per method and node: images, mean and 95% interval of each metric, seconds).")
+    var json = false
     @Option(help: "Evaluate only shard i of n (i from 0).") var shard: String?
     @Option(help: "Masks are VOC class-index PNGs: keep this class index.") var maskClass: Int?
     @Option(help: "k of Top-K Intersection.") var topK = 1000
@@ -31,11 +34,13 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Masks for --method relax.") var relaxMasks = 2048
     @Flag(help: "Join the results files given as arguments into --output and summarise them.") var merge = false
     @Argument(help: "Results files to merge (with --merge).") var files: [String] = []
+    @OptionGroup var preprocess: PreprocessingOptions
     @OptionGroup var execution: ExecutionOptions
     @OptionGroup var memory: MemoryOptions
 
     func run() throws {
         try reporting(memory) {
+            if let markdown { try checkWritable(markdown) }
             if merge { return try mergeResults() }
             guard let tieRule = LocalisationMetrics.TieRule(rawValue: ties) else { throw CLIError("--ties must be first or last") }
             var items: [EvalItem]
@@ -52,13 +57,14 @@ struct EvalCommand: ParsableCommand {
                 items = items.enumerated().filter { $0.offset % parts[1] == parts[0] }.map(\.element)
             }
             if let limit { items = Array(items.prefix(limit)) }
-            let m = try execution.model(model ?? Bundled.model)
+            let modelPath = try modelSelection.path()
+            let m = try execution.model(modelPath)
             let done = FileManager.default.fileExists(atPath: output) ? try ResultsFile.read(output) : []
             let skip = Set(done.map(\.key))
             let chosen = (methods.isEmpty ? [.lafam] : methods).map { name in
                 SaliencyMethod(name, relax: RELAX(mode: .lafamPaper, masks: relaxMasks))
             }
-            var evaluation = Evaluation(model: m, methods: chosen, nodes: node, preprocessing: try preprocessing(for: m),
+            var evaluation = Evaluation(model: m, methods: chosen, nodes: node, preprocessing: try preprocess.preprocessing(for: m),
                                         maskSource: maskClass.map { .vocClass($0) } ?? .binary, topK: topK, ties: tieRule)
             evaluation.warn = { FileHandle.standardError.write(Data(("\nwarning: " + $0 + "\n").utf8)) }
             let progress = ProgressBar.onTerminal(label: "eval", unit: "images")
@@ -69,41 +75,56 @@ struct EvalCommand: ParsableCommand {
                 rows += new
                 progress?(n + 1, items.count)
             }
-            print("\(items.count) images, \(rows.count) rows in \(output) (\(rows.count - done.count) new)")
+            if !json { print("\(items.count) images, \(rows.count) rows in \(output) (\(rows.count - done.count) new)") }
             try report(rows)
+            var options: [String: Any] = ["methods": (methods.isEmpty ? [.lafam] : methods).map(\.rawValue), "nodes": node,
+                                          "topK": topK, "ties": ties, "relaxMasks": relaxMasks]
+            if let maskClass { options["maskClass"] = maskClass }
+            if let shard { options["shard"] = shard }
+            if let limit { options["limit"] = limit }
+            var run: [String: Any] = ["command": "eval", "lafamVersion": lafamVersion, "model": modelDescription(m, path: modelPath),
+                                      "date": ISO8601DateFormatter().string(from: Date()), "options": options,
+                                      "dataset": dataset ?? listFile ?? "", "images": items.count, "results": output]
+            if let markdown { run["markdown"] = markdown }
+            let folder = (output as NSString).deletingLastPathComponent
+            try Manifest(folder: try OutputFolder(folder.isEmpty ? "." : folder, overwrite: true)).append(run)
         }
     }
 
-    private func preprocessing(for m: Model) throws -> Preprocessing {
-        guard let info = m.inputs.first, info.shape.count == 4 else { throw CLIError("the model's first input is not a 4-D image batch") }
-        let layout = ImageLayout.detect(info.shape)
-        let spatial = layout == .nchw ? Array(info.shape[2...]) : Array(info.shape[1...2])
-        func floats(_ key: String, _ fallback: [Float]) -> [Float] {
-            m.format.metadata[key].map { $0.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } } ?? fallback
+    /// The one overwrite rule: an existing file is replaced only with --overwrite, checked before work starts.
+    private func checkWritable(_ path: String) throws {
+        if !overwrite && FileManager.default.fileExists(atPath: path) {
+            throw CLIError("'\(path)' already exists; pass --overwrite to replace it or choose another file")
         }
-        return Preprocessing(width: spatial[1].value ?? 224, height: spatial[0].value ?? 224,
-                             mean: floats("lafam.mean", Preprocessing.imagenetMean), std: floats("lafam.std", Preprocessing.imagenetStd),
-                             layout: layout == .nchw ? .nchw : .nhwc)
     }
 
     private func mergeResults() throws {
         guard !files.isEmpty else { throw CLIError("--merge needs the results files to join") }
-        guard !FileManager.default.fileExists(atPath: output) else {
-            throw CLIError("'\(output)' already exists; merge into a new file")
+        try checkWritable(output)
+        if files.contains(where: { URL(fileURLWithPath: $0).standardizedFileURL == URL(fileURLWithPath: output).standardizedFileURL }) {
+            throw CLIError("--output '\(output)' is one of the files to merge; merge into a new file")
         }
         var seen = Set<String>(), rows: [ResultRow] = []
         for f in files {
             for r in try ResultsFile.read(f) where seen.insert(r.key).inserted { rows.append(r) }
         }
+        if overwrite { unlink(output) }
         try ResultsFile.write(rows, to: output)
-        print("merged \(files.count) files: \(rows.count) rows → \(output)")
+        if !json { print("merged \(files.count) files: \(rows.count) rows → \(output)") }
         try report(rows)
     }
 
     private func report(_ rows: [ResultRow]) throws {
         let summary = ResultsSummary(rows)
         let table = summary.markdown + "\n\nIn the paper's layout (means × 100):\n\n" + summary.paperMarkdown
-        print(table)
+        if json {
+            print(try jsonText(["rows": rows.count, "results": output, "groups": summary.groups.map { g -> [String: Any] in
+                ["method": g.method, "node": g.node, "images": g.images, "seconds": g.seconds,
+                 "metrics": g.cells.mapValues { ["mean": $0.mean, "halfWidth95": $0.halfWidth, "count": $0.count, "undefined": $0.undefined] }]
+            }]))
+        } else {
+            print(table)
+        }
         if let markdown {
             do { try Data((table + "\n").utf8).write(to: URL(fileURLWithPath: markdown), options: .atomic) } catch {
                 throw CLIError("cannot write '\(markdown)': \(error.localizedDescription)")

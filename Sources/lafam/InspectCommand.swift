@@ -7,8 +7,10 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Print a model's facts, inputs and outputs, and every Conv node with its output shape.")
 
-    @Argument(help: "ONNX model (default: the bundled MobileNetV2).")
-    var model: String?
+    @Argument(help: "ONNX model (or --model; default: the bundled MobileNetV2).")
+    var modelPath: String?
+
+    @OptionGroup var modelSelection: ModelSelection
 
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
@@ -17,7 +19,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try reporting(memory) {
-            let m = try loadModel(model ?? Bundled.model, options: ModelOptions(memoryBudget: .current))
+            let m = try loadModel(try modelSelection.path(positional: modelPath), options: ModelOptions(memoryBudget: .current))
             let report = InspectionReport(m)
             if json {
                 let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys])

@@ -4,101 +4,189 @@ import Lafam
 import LafamImaging
 
 extension SaliencyMethod.Name: ExpressibleByArgument {}
+extension LaFAM.Reduction: ExpressibleByArgument {}
+extension SaliencyMaps.Upsampling: ExpressibleByArgument {}
+extension Postprocessing: ExpressibleByArgument {}
+extension Colormap: ExpressibleByArgument {}
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Explain images (or preprocessed .npy batches): write saliency maps over the photos.")
+        abstract: "Explain images (or preprocessed .npy batches): write saliency maps over the photos.",
+        discussion: """
+        Each map is written as a figure (title, map over the part of the photo the model saw, colour \
+        bar) named <stem>.<method>[.<node>][.<options>].png, where the optional parts name a --node \
+        and every option that differs from its default. With several methods or nodes, a sheet \
+        <stem>.sheet.<methods>[.<nodes>].png shows them side by side on one colour scale. \
+        manifest.json in the output folder records every run into it.
+        """)
 
     enum Target: String, ExpressibleByArgument, CaseIterable { case logit, probability }
 
-    @Option(help: "ONNX model (default: the bundled MobileNetV2).") var model: String?
+    @OptionGroup var modelSelection: ModelSelection
     @Option(help: "Node name, tensor name or abbreviation such as /layer4/conv3 (default: the last feature map before global pooling). Repeat for one map per node plus their mean.")
     var node: [String] = []
-    @Option(help: "Saliency method: \(SaliencyMethod.Name.allCases.map(\.rawValue).joined(separator: ", ")).") var method: SaliencyMethod.Name = .lafam
+    @Option(name: .customLong("method"), help: "Saliency method (repeat to compare): \(SaliencyMethod.Name.allCases.map(\.rawValue).joined(separator: ", ")) (default lafam).")
+    var methods: [SaliencyMethod.Name] = []
     @Option(help: "Output folder (created if missing).") var output = "lafam-output"
-    @Flag(help: "Also write <stem>.<method>.npy (map at input size, [0,1]) and <stem>.<method>.raw.npy (layer resolution).")
+    @Flag(help: "Also write each map as .npy (input size, [0,1]) and .raw.npy (layer resolution).")
     var npy = false
+    @Flag(help: "Write the bare overlay, without title and colour bar (for composing your own figures).") var plain = false
     @Flag(help: "Replace files that already exist in the output folder.") var overwrite = false
-    @Argument(help: "PNG/JPEG images or preprocessed float32 .npy arrays (default: the bundled sample photos).")
+    @Flag(help: "Print one JSON object (inputs, predictions, files written, seconds) instead of lines.") var json = false
+    @Flag(help: "Also write report.html: one self-contained page with every figure and the top classes (opens offline).") var html = false
+    @Argument(help: "PNG/JPEG images, folders of them, or preprocessed float32 .npy arrays (default: the bundled sample photos).")
     var inputs: [String] = []
 
-    @Option(help: "LaFAM channel reduction: \(LaFAM.Reduction.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var reduction: String = LaFAM.Reduction.mean.rawValue
-    @Option(help: "Upsampling to the input size: nearest (paper) or bilinear.") var upsampling: String = "nearest"
-    @Option(help: "Colormap: \(Colormap.allCases.map(\.rawValue).joined(separator: ", ")).") var colormap: String = "turbo"
+    @Option(help: "LaFAM channel reduction: \(LaFAM.Reduction.allCases.map(\.rawValue).joined(separator: ", ")) (default mean).")
+    var reduction: LaFAM.Reduction?
+    @Option(help: "Upsampling to the input size: nearest (paper, default) or bilinear.") var upsampling: SaliencyMaps.Upsampling?
+    @Option(help: "Colormap: \(Colormap.allCases.map(\.rawValue).joined(separator: ", ")).") var colormap: Colormap = .turbo
     @Option(help: "Opacity of the heatmap over the photo, 0…1.") var alpha: Float = 0.5
-    @Option(help: "Model input size as N or HxW (default: from the model's input shape, else 224).") var size: String?
-    @Option(help: "Channel means, comma-separated R,G,B (default: model metadata or ImageNet).") var mean: String?
-    @Option(help: "Channel standard deviations R,G,B (default: model metadata or ImageNet).") var std: String?
-    @Option(help: "Multiplier of 0…255 pixel values before mean/std.") var scale: Float = 1.0 / 255
-    @Flag(help: "Feed channels in BGR order.") var bgr = false
-    @Option(help: "Number of top classes to print for ImageNet classifiers.") var top = 5
+    @OptionGroup var preprocess: PreprocessingOptions
+    @Option(help: "Number of top classes to print for classifiers.") var top = 5
+    @OptionGroup var labelOptions: LabelOptions
     @Option(name: .customLong("class"), help: "Class to explain for gradient methods: an index or a class name (default: the top class).")
     var targetClass: String?
-    @Option(help: "What gradient methods differentiate: logit or probability (softmax).") var target: Target = .logit
+    @Option(help: "What gradient methods differentiate: logit (default) or probability (softmax).") var target: Target?
     @OptionGroup(title: "RELAX") var relax: RELAXOptions
-    @Option(help: "Post-processing of gradient-method and EigenCAM maps: paper (min-max, --upsampling) or pytorch-grad-cam (min-max, bilinear, min-max).")
-    var postprocess: String = Postprocessing.paper.rawValue
+    @Option(help: "Post-processing of gradient-method and EigenCAM maps: paper (min-max, --upsampling; default) or pytorch-grad-cam (min-max, bilinear, min-max).")
+    var postprocess: Postprocessing?
     @OptionGroup var execution: ExecutionOptions
     @OptionGroup var memory: MemoryOptions
 
+    func validate() throws {
+        guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1, got \(alpha)") }
+        guard top >= 0 else { throw ValidationError("--top must be at least 0, got \(top)") }
+    }
+
+    /// The methods asked for, each once, in the order given.
+    var chosenMethods: [SaliencyMethod.Name] {
+        var seen = Set<SaliencyMethod.Name>()
+        return (methods.isEmpty ? [.lafam] : methods).filter { seen.insert($0).inserted }
+    }
+
     func run() throws {
+        let started = Date()
         try reporting(memory) {
-            let m = try execution.model(model ?? Bundled.model)
-            guard let reduction = LaFAM.Reduction(rawValue: reduction) else {
-                throw CLIError("unknown --reduction '\(reduction)'; choose \(LaFAM.Reduction.allCases.map(\.rawValue).joined(separator: ", "))")
+            let chosen = chosenMethods
+            warnAboutInapplicableOptions(chosen)
+            let modelPath = try modelSelection.path()
+            let m = try execution.model(modelPath)
+            let classes = classCount(of: m)
+            let labels = try labelOptions.labels(for: m, classes: classes)
+            if let labels, labels == .imageNet1k, !json {
+                print("class names: ImageNet-1k, assumed for the model's 1000 classes (it carries none; --labels FILE gives yours)")
             }
-            guard let upsampling = SaliencyMaps.Upsampling(rawValue: upsampling) else {
-                throw CLIError("unknown --upsampling '\(upsampling)'; choose nearest or bilinear")
+            let explainedClass = try targetClass.map { text -> Int in
+                guard let labels else {
+                    guard let k = Int(text) else { throw CLIError("--class '\(text)' is not a number and there are no class names; pass --labels FILE") }
+                    return k
+                }
+                return try labels.index(of: text, classes: classes)
             }
-            let colormap = try Colormap.named(colormap)
-            guard (0...1).contains(alpha) else { throw CLIError("--alpha must be between 0 and 1, got \(alpha)") }
-            guard let postprocessing = Postprocessing(rawValue: postprocess) else {
-                throw CLIError("unknown --postprocess '\(postprocess)'; choose paper or pytorch-grad-cam")
+            let gradientTarget: GradientTarget = target == .probability
+                ? .probability(classes: explainedClass.map { [$0] }) : .logit(classes: explainedClass.map { [$0] })
+            let relaxExplainer = chosen.contains(.relax) ? try relax.explainer() : RELAX()
+            let explainers = chosen.map {
+                SaliencyMethod($0, lafam: LaFAM(reduction: reduction ?? .mean, upsampling: upsampling ?? .nearest),
+                               target: gradientTarget, postprocessing: postprocess ?? .paper, upsampling: upsampling ?? .nearest,
+                               relax: relaxExplainer, relaxEmbedding: relax.embedding)
             }
-            let classes = try targetClass.map { [try resolveClass($0, model: m)] }
-            let gradientTarget: GradientTarget = target == .logit ? .logit(classes: classes) : .probability(classes: classes)
-            let explainer = SaliencyMethod(method, lafam: LaFAM(reduction: reduction, upsampling: upsampling), target: gradientTarget,
-                                           postprocessing: postprocessing, upsampling: upsampling,
-                                           relax: method == .relax ? try relax.explainer() : RELAX(), relaxEmbedding: relax.embedding)
-            let files = inputs.isEmpty ? Bundled.samplePhotos : inputs
+            let files = try InputFile.expand(inputs.isEmpty ? Bundled.samplePhotos : inputs)
             guard !files.isEmpty else { throw CLIError("no inputs given and no bundled sample photos found") }
             for n in node { _ = try m.graph.resolveTensor(n) }
-            let preprocessing = try makePreprocessing(m)
+            let preprocessing = m.inputs.first?.shape.count == 4 ? try preprocess.preprocessing(for: m) : nil
             let folder = try OutputFolder(output, overwrite: overwrite)
 
             // Decode everything and name every output first: a bad input or an existing file fails
             // the command before anything is computed or written.
-            let jobs = try files.map { try Job(path: $0, preprocessing: preprocessing, model: m) }
+            let jobs = try files.map { try InputFile(path: $0, preprocessing: preprocessing, model: m) }
             var stems = Set<String>()
             for job in jobs where !stems.insert(job.stem).inserted {
                 throw CLIError("two inputs are named '\(job.stem)'; output files would collide")
             }
-            let targets = try explainer.targets(model: m, nodes: node)
-            let plans = try jobs.map {
-                try OutputPlan(stem: $0.stem, method: method.rawValue, targets: targets,
-                               extras: npy ? explainer.extraMaps : [], npy: npy, folder: folder)
+            let naming = OutputNaming(run: self)
+            let targets = try explainers.map { try $0.targets(model: m, nodes: node) }
+            let plans = try jobs.map { job in
+                try zip(explainers, targets).map { explainer, tensors in
+                    try OutputPlan(naming: naming, stem: job.stem, method: explainer.name, nodes: explainer.name.explainsALayer ? node : [],
+                                   targets: tensors.count, extras: npy ? explainer.extraMaps : [], npy: npy, folder: folder)
+                }
             }
+            let sheetCount = zip(explainers, targets).map { $1.count }.reduce(0, +)
+            let sheets = try jobs.map { job in sheetCount > 1 ? try folder.file(naming.sheet(stem: job.stem, methods: chosen, nodes: node)) : nil }
+            let manifest = try Manifest(folder: folder)
+            let reportPath = html ? try folder.file("report.html") : nil
+            let figures = FigureMaker(modelName: (modelPath as NSString).lastPathComponent, scoresOutput: classes == nil ? nil : m.outputs.first?.name, labels: labels,
+                                      colormap: colormap, alpha: alpha, plain: plain, uncertaintyMax: relax.uncertaintyTop)
+
             // All of the run's new files or none: a failure part-way removes those already written.
             var written: [String] = []
+            var records: [[String: Any]] = []
             do {
-                for (job, plan) in zip(jobs, plans) {
-                    let explanations = try explainer.explain(job.tensor, model: m, nodes: node)
-                    written += try write(job, explanations, plan: plan, colormap: colormap)
-                    printPredictions(job, explanations[0], model: m)
+                for (j, job) in jobs.enumerated() {
+                    var maps: [[String: Any]] = []
+                    var cells: [SheetCell] = []
+                    var predictions: [[String: Any]] = []
+                    for (explainer, plan) in zip(explainers, plans[j]) {
+                        let explanations = try explainer.explain(job.tensor, model: m, nodes: explainer.name.explainsALayer ? node : [])
+                        let result = try write(job, explanations, plan: plan, figures: figures)
+                        written += result.files
+                        maps += result.records
+                        cells += try explanations.map {
+                            SheetCell(method: explainer.name, target: $0.targetTensor, picture: try figures.panel($0.maps, photo: job.photo),
+                                      classLine: figures.classLine($0, method: explainer.name))
+                        }
+                        if predictions.isEmpty { predictions = self.predictions(explanations[0], model: m, labels: labels) }
+                    }
+                    var record: [String: Any] = ["input": job.path, "maps": maps, "predictions": predictions]
+                    if let sheet = sheets[j] {
+                        try ImageIO.write(figures.sheet(cells, job: job, predictions: predictions), to: sheet)
+                        written.append(sheet)
+                        record["sheet"] = sheet
+                    }
+                    records.append(record)
+                    if !json { printRecord(record, job: job, labels: labels) }
                 }
+                let run = runDescription(model: m, modelPath: modelPath, labels: labels, records: records,
+                                         seconds: Date().timeIntervalSince(started))
+                if let reportPath {
+                    try FileAccess.writeAtomically(Array(try runReport(run, modelPath: modelPath).html().utf8), to: reportPath, what: "report")
+                    written.append(reportPath)
+                    if !json { print("report → \(reportPath)") }
+                }
+                try manifest.append(run)
+                written.append(manifest.path)
+                if json { print(try jsonText(run)) }
             } catch {
-                for path in written where !plans.contains(where: { $0.existing.contains(path) }) { unlink(path) }
+                for path in written where !plans.joined().contains(where: { $0.existing.contains(path) }) && path != manifest.path {
+                    unlink(path)
+                }
                 throw error
             }
         }
     }
 
-    /// The files one input's explanations go to, named before anything is computed:
-    /// `<stem>.<method>.*` for one target; with several, `<stem>.<method>.<tensor>.*` each plus
-    /// their mean map as `<stem>.<method>.png/.npy`. Further maps (RELAX's uncertainty and
-    /// U-RELAX) are arrays beside the map.
+    /// A warning for each option given that none of the chosen methods uses.
+    private func warnAboutInapplicableOptions(_ chosen: [SaliencyMethod.Name]) {
+        func check(_ given: Bool, _ option: String, appliesTo: (SaliencyMethod.Name) -> Bool, what: String) {
+            guard given, !chosen.contains(where: appliesTo) else { return }
+            warn("\(option) does not apply to \(chosen.map(\.rawValue).joined(separator: ", ")) (only to \(what)); ignored")
+        }
+        let gradientFamily = "gradcam, gradcam++, hirescam, xgradcam, layercam and gradient"
+        check(targetClass != nil, "--class", appliesTo: \.explainsAClass, what: gradientFamily)
+        check(target != nil, "--target", appliesTo: \.explainsAClass, what: gradientFamily)
+        check(reduction != nil, "--reduction", appliesTo: { $0 == .lafam }, what: "lafam")
+        check(upsampling != nil, "--upsampling", appliesTo: { $0 != .relax && $0 != .gradient }, what: "lafam, eigencam and the Grad-CAM family")
+        check(postprocess != nil, "--postprocess", appliesTo: { $0.explainsALayer && $0 != .lafam }, what: "eigencam and the Grad-CAM family")
+        check(!node.isEmpty, "--node", appliesTo: \.explainsALayer, what: "methods that explain a layer; relax compares embeddings (see --embedding)")
+        check(relax.anyGiven, "RELAX options", appliesTo: { $0 == .relax }, what: "relax")
+    }
+
+    /// The files one method's explanations of one input go to, named before anything is computed
+    /// (`OutputNaming`): one map per node, plus their mean (`mean-of-N-nodes`) when there are
+    /// several. Further maps (RELAX's uncertainty and U-RELAX) are arrays beside the first.
     struct OutputPlan {
         struct Map { let png: String; let npy: String?; let raw: String? }
         let maps: [Map]
@@ -106,158 +194,169 @@ struct RunCommand: ParsableCommand {
         /// Planned paths that existed before the run (replaced only with --overwrite).
         let existing: Set<String>
 
-        init(stem: String, method: String, targets: [String], extras extraKeys: [String], npy: Bool, folder: OutputFolder) throws {
-            var bases = targets.count == 1 ? ["\(stem).\(method)"] : targets.map { "\(stem).\(method).\(safeFileName($0))" }
-            var hasRaw = Array(repeating: true, count: bases.count)
-            if targets.count > 1 { bases.append("\(stem).\(method)"); hasRaw.append(false) }
-            maps = try zip(bases, hasRaw).map { base, raw in
-                Map(png: try folder.file(base + ".png"),
-                    npy: npy ? try folder.file(base + ".npy") : nil,
-                    raw: npy && raw ? try folder.file(base + ".raw.npy") : nil)
+        init(naming: OutputNaming, stem: String, method: SaliencyMethod.Name, nodes: [String], targets: Int,
+             extras extraKeys: [String], npy: Bool, folder: OutputFolder) throws {
+            var labels: [String?] = nodes.isEmpty ? [nil] : nodes.map { OutputNaming.fileName(tensor: $0) }
+            labels = Array(labels.prefix(targets))
+            var hasRaw = Array(repeating: true, count: labels.count)
+            if labels.count > 1 { labels.append("mean-of-\(labels.count)-nodes"); hasRaw.append(false) }
+            let bases = labels.map { naming.base(stem: stem, method: method, node: $0) }
+            maps = try zip(bases, hasRaw).map { name, raw in
+                Map(png: try folder.file(name + ".png"),
+                    npy: npy ? try folder.file(name + ".npy") : nil,
+                    raw: npy && raw ? try folder.file(name + ".raw.npy") : nil)
             }
-            let extraNames = ["uncertainty": "\(stem).\(method)-uncertainty.npy", "urelax": "\(stem).u\(method).npy"]
-            extras = try extraKeys.map { ($0, try folder.file(extraNames[$0] ?? "\(stem).\(method).\($0).npy")) }
+            extras = try extraKeys.map { ($0, try folder.file("\(bases[0]).\($0).npy")) }
             let all = maps.flatMap { [$0.png, $0.npy, $0.raw].compactMap { $0 } } + extras.map(\.path)
             existing = Set(all.filter { FileManager.default.fileExists(atPath: $0) })
         }
     }
 
-    /// One input file: a photo (batch of 1) or a preprocessed array (batch B).
-    struct Job {
-        let path: String
-        let stem: String
-        let tensor: Tensor
-        /// The photo as the model saw it (centre crop), for the overlay; nil for .npy inputs.
-        let photo: RGBImage?
-
-        init(path: String, preprocessing: Preprocessing, model: Model) throws {
-            self.path = path
-            stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-            if path.lowercased().hasSuffix(".npy") {
-                let t = try inputTensor(path: path)
-                guard t.dtype == .float32, t.rank == 4 else {
-                    throw CLIError("'\(path)' must hold a float32 4-D batch of preprocessed images, got \(t.dtype) \(t.shape)")
-                }
-                try checkInput(t, from: path, model: model)
-                tensor = t
-                photo = nil
-            } else {
-                let image = try ImageIO.readImage(path: path)
-                tensor = try preprocessing.tensor(image)
-                let box = Preprocessing.centerCropBox(width: image.width, height: image.height)
-                var crop = try image.cropped(x: box.x, y: box.y, width: box.side, height: box.side)
-                if crop.width > 512 { crop = try crop.resized(width: 512, height: 512) }
-                photo = crop
-            }
-        }
-    }
-
-    private func makePreprocessing(_ m: Model) throws -> Preprocessing {
-        guard let info = m.inputs.first, info.shape.count == 4 else {
-            throw CLIError("the model's first input is not a 4-D image batch; feed a preprocessed .npy array with 'lafam taps'")
-        }
-        let layout = ImageLayout.detect(info.shape)
-        let spatial = layout == .nchw ? Array(info.shape[2...]) : Array(info.shape[1...2])
-        var height = spatial[0].value ?? 224, width = spatial[1].value ?? 224
-        if let size {
-            let texts = size.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-            let parts = texts.compactMap { Int($0) }
-            guard parts.count == texts.count, parts.count == 1 || parts.count == 2, parts.allSatisfy({ $0 > 0 }) else {
-                throw CLIError("--size must be N or HxW with positive numbers, got '\(size)'")
-            }
-            height = parts[0]; width = parts.count == 2 ? parts[1] : parts[0]
-        }
-        func floats(_ option: String?, metadata key: String, default value: [Float], name: String) throws -> [Float] {
-            guard let text = option ?? m.format.metadata[key] else { return value }
-            let v = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-            guard v.count == 3 || v.count == 1, v.allSatisfy({ $0 != nil }) else {
-                throw CLIError("\(name) must be 1 or 3 comma-separated numbers, got '\(text)'")
-            }
-            return v.map { $0! }
-        }
-        return Preprocessing(
-            width: width, height: height, scale: scale,
-            mean: try floats(mean, metadata: "lafam.mean", default: Preprocessing.imagenetMean, name: "--mean"),
-            std: try floats(std, metadata: "lafam.std", default: Preprocessing.imagenetStd, name: "--std"),
-            channelOrder: bgr ? .bgr : .rgb,
-            layout: layout == .nchw ? .nchw : .nhwc)
-    }
-
-    /// Writes one input's explanations to the files `plan` named; returns the paths written.
-    private func write(_ job: Job, _ explanations: [Explanation], plan: OutputPlan, colormap: Colormap) throws -> [String] {
-        var maps: [(maps: Tensor, raw: Tensor?)] = explanations.map { ($0.maps, $0.raw) }
-        if explanations.count > 1 { maps.append((SaliencyMaps.aggregate(explanations.map(\.maps)), nil)) }
+    /// Writes one input's explanations by one method to the files `plan` named; returns the paths
+    /// written and a record of each map for --json and the manifest.
+    private func write(_ job: InputFile, _ explanations: [Explanation], plan: OutputPlan,
+                       figures: FigureMaker) throws -> (files: [String], records: [[String: Any]]) {
+        var maps: [(maps: Tensor, raw: Tensor?, explanation: Explanation?)] = explanations.map { ($0.maps, $0.raw, $0) }
+        if explanations.count > 1 { maps.append((SaliencyMaps.aggregate(explanations.map(\.maps)), nil, nil)) }
         guard maps.count == plan.maps.count else {
             throw CLIError("internal error: \(maps.count) maps for \(plan.maps.count) planned outputs of '\(job.path)'")
         }
-        var written: [String] = []
+        var written: [String] = [], records: [[String: Any]] = []
         for (item, path) in zip(maps, plan.maps) {
             let (h, w) = (item.maps.shape[1], item.maps.shape[2])
-            var picture = try render(item.maps, photo: job.photo, colormap: colormap)
-            if let uncertainty = explanations[0].extras["uncertainty"], maps.count == 1 {
-                // RELAX: the uncertainty (min-max normalised) beside the importance.
-                picture = sideBySide([picture, try render(SaliencyMaps.minMaxNormalize(uncertainty), photo: job.photo, colormap: colormap)], spacing: 8)
-            }
+            let picture = try figures.figure(item.maps, explanation: item.explanation ?? explanations[0],
+                                             meanOf: item.explanation == nil ? explanations.map(\.targetTensor) : nil, job: job)
             try ImageIO.write(picture, to: path.png)
             written.append(path.png)
+            var files = ["png": path.png]
             // A photo is a batch of one: its arrays drop the batch axis, as the map is per image.
             if let p = path.npy {
                 try NPYArray(job.photo == nil ? item.maps : item.maps.viewed(as: [h, w])).write(to: p)
                 written.append(p)
+                files["npy"] = p
             }
             if let p = path.raw, let raw = item.raw {
                 try NPYArray(job.photo == nil ? raw : raw.viewed(as: Array(raw.shape.dropFirst()))).write(to: p)
                 written.append(p)
+                files["raw"] = p
             }
+            var record: [String: Any] = ["method": explanations[0].method, "files": files,
+                                         "target": item.explanation?.targetTensor ?? "mean of " + explanations.map(\.targetTensor).joined(separator: ", ")]
+            if let classes = item.explanation?.classes ?? explanations[0].classes { record["classes"] = classes }
+            records.append(record)
         }
         for (key, path) in plan.extras {
             guard let extra = explanations[0].extras[key] else { continue }
             try NPYArray(job.photo == nil ? extra : extra.viewed(as: Array(extra.shape.dropFirst()))).write(to: path)
             written.append(path)
+            records[0]["files", default: [String: String]()] = (records[0]["files"] as? [String: String] ?? [:]).merging([key: path]) { $1 }
         }
-        let targets = explanations.map(\.targetTensor).joined(separator: ", ")
-        let explained = explanations[0].classes.map { "; class " + $0.map(String.init).joined(separator: ",") } ?? ""
-        print("\(job.path): \(explanations[0].method) at \(targets)\(explained) → " + written.joined(separator: ", "))
-        return written
+        return (written, records)
     }
 
-    /// B×H×W maps as a picture: blended over the photo, or (for .npy inputs) colorised side by side.
-    private func render(_ maps: Tensor, photo: RGBImage?, colormap: Colormap) throws -> RGBImage {
-        let (b, h, w) = (maps.shape[0], maps.shape[1], maps.shape[2])
-        let values = maps.floats
-        if let photo { return try overlay(map: values, mapWidth: w, mapHeight: h, on: photo, colormap: colormap, alpha: alpha) }
-        return sideBySide(try (0..<b).map { i in
-            try colorize(map: Array(values[(i * h * w)..<((i + 1) * h * w)]), width: w, height: h, colormap: colormap)
-        }, spacing: 4)
-    }
-
-    /// A class index or an exact class name from the model's metadata.
-    private func resolveClass(_ text: String, model m: Model) throws -> Int {
-        if let k = Int(text) { return k }
-        guard let names = m.classNames else { throw CLIError("--class '\(text)' is not a number and the model carries no class names") }
-        if let k = names.firstIndex(where: { $0.caseInsensitiveCompare(text) == .orderedSame }) { return k }
-        let close = names.filter { $0.lowercased().contains(text.lowercased()) }.prefix(5)
-        throw CLIError("no class named '\(text)'" + (close.isEmpty ? "" : "; did you mean " + close.map { "'\($0)'" }.joined(separator: ", ") + "?"))
-    }
-
-    private func printPredictions(_ job: Job, _ e: Explanation, model m: Model) {
-        guard top > 0, let first = m.outputs.first, let logits = e.outputs[first.name],
-              logits.rank == 2, logits.dtype == .float32 else { return }
-        let classes = logits.shape[1]
-        let names = m.classNames
-        guard classes == 1000 || names?.count == classes else { return }
-        let v = logits.floats
-        for b in 0..<logits.shape[0] {
-            let row = Array(v[(b * classes)..<((b + 1) * classes)])
-            let peak = row.max() ?? 0
-            let exps = row.map { Foundation.exp($0 - peak) }
-            let total = exps.reduce(0, +)
-            let best = row.indices.sorted { row[$0] > row[$1] }.prefix(top)
-            let label = logits.shape[0] > 1 ? "\(job.stem)[\(b)]" : job.stem
-            print("  \(label) top-\(best.count): " + best.map { i in
-                let name = names.flatMap { i < $0.count ? $0[i] : nil } ?? "class \(i)"
-                return String(format: "%@ (%d) %.3f", name, i, exps[i] / total)
-            }.joined(separator: ", "))
+    /// The top classes per image of the first output, when it is a classifier's `[N, C]` scores.
+    private func predictions(_ e: Explanation, model m: Model, labels: ClassLabels?) -> [[String: Any]] {
+        guard top > 0, let first = m.outputs.first, let scores = e.outputs[first.name], scores.rank == 2,
+              scores.dtype == .float32, let best = try? scores.topK(top) else { return [] }
+        return best.enumerated().map { b, row in
+            ["image": b, "top": row.map { c -> [String: Any] in
+                var entry: [String: Any] = ["class": c.index, "probability": Double(c.probability)]
+                if let labels { entry["name"] = labels.name(c.index) }
+                return entry
+            }]
         }
+    }
+
+    private func printRecord(_ record: [String: Any], job: InputFile, labels: ClassLabels?) {
+        for map in record["maps"] as? [[String: Any]] ?? [] {
+            let files = (map["files"] as? [String: String] ?? [:]).sorted { $0.key > $1.key }.map(\.value)
+            let explained = (map["classes"] as? [Int]).map { "; class " + $0.map { labels?.name($0) ?? String($0) }.joined(separator: ", ") } ?? ""
+            print("\(job.path): \(map["method"] ?? "") at \(map["target"] ?? "")\(explained) → " + files.joined(separator: ", "))
+        }
+        if let sheet = record["sheet"] as? String { print("\(job.path): comparison sheet → \(sheet)") }
+        for image in record["predictions"] as? [[String: Any]] ?? [] {
+            let b = image["image"] as? Int ?? 0
+            let label = job.photo == nil ? "\(job.stem)[\(b)]" : job.stem
+            let row = (image["top"] as? [[String: Any]] ?? []).map { c in
+                String(format: "%@ (%d) %.3f", (c["name"] as? String) ?? "class \(c["class"] as? Int ?? 0)", c["class"] as? Int ?? 0, c["probability"] as? Double ?? 0)
+            }
+            print("  \(label) top-\(row.count): " + row.joined(separator: ", "))
+        }
+    }
+
+    /// What this run did, for --json and the manifest: version, model, options, inputs and outputs.
+    private func runDescription(model m: Model, modelPath: String, labels: ClassLabels?, records: [[String: Any]], seconds: Double) -> [String: Any] {
+        var options: [String: Any] = ["methods": chosenMethods.map(\.rawValue), "nodes": node, "colormap": colormap.rawValue,
+                                      "alpha": Double(alpha), "plain": plain, "npy": npy, "top": top]
+        if let reduction { options["reduction"] = reduction.rawValue }
+        if let upsampling { options["upsampling"] = upsampling.rawValue }
+        if let postprocess { options["postprocess"] = postprocess.rawValue }
+        if html { options["html"] = true }
+        if let targetClass { options["class"] = targetClass }
+        if let target { options["target"] = target.rawValue }
+        if chosenMethods.contains(.relax) { options["relax"] = relax.description }
+        var out: [String: Any] = ["command": "run", "lafamVersion": lafamVersion, "model": modelDescription(m, path: modelPath),
+                                  "options": options, "images": records, "seconds": seconds,
+                                  "date": ISO8601DateFormatter().string(from: Date())]
+        if let labels { out["labels"] = labels.source }
+        return out
+    }
+}
+
+/// How `run` names its files: what was asked is in the name, so runs with different nodes or
+/// options write side by side into one folder. Defaults are left out.
+struct OutputNaming {
+    let reduction: LaFAM.Reduction?
+    let upsampling: SaliencyMaps.Upsampling?
+    let postprocess: Postprocessing?
+    let target: RunCommand.Target?
+    let targetClass: String?
+    let colormap: Colormap
+    let alpha: Float
+    let plain: Bool
+    let relax: RELAXOptions
+
+    init(run: RunCommand) {
+        reduction = run.reduction
+        upsampling = run.upsampling
+        postprocess = run.postprocess
+        target = run.target
+        targetClass = run.targetClass
+        colormap = run.colormap
+        alpha = run.alpha
+        plain = run.plain
+        relax = run.relax
+    }
+
+    /// `<stem>.<method>[.<node>][.<options>]`, options in a fixed order, each only where it applies.
+    func base(stem: String, method: SaliencyMethod.Name, node: String?) -> String {
+        var parts = [stem, method.rawValue]
+        if let node { parts.append(node) }
+        if method == .lafam, let reduction, reduction != .mean { parts.append(reduction.rawValue) }
+        if method != .relax, method != .gradient, let upsampling, upsampling != .nearest { parts.append(upsampling.rawValue) }
+        if method.explainsALayer, method != .lafam, let postprocess, postprocess != .paper { parts.append(postprocess.rawValue) }
+        if method.explainsAClass {
+            if let target, target != .logit { parts.append(target.rawValue) }
+            if let targetClass { parts.append("class-" + safeFileName(targetClass)) }
+        }
+        if method == .relax { parts += relax.fileNameParts }
+        if colormap != .turbo { parts.append(colormap.rawValue) }
+        if alpha != 0.5 { parts.append("alpha-\(alpha)") }
+        if plain { parts.append("plain") }
+        return parts.joined(separator: ".")
+    }
+
+    /// The comparison sheet: `<stem>.sheet.<method+method…>[.<node+node…>].png`.
+    func sheet(stem: String, methods: [SaliencyMethod.Name], nodes: [String]) -> String {
+        var parts = [stem, "sheet", methods.map(\.rawValue).joined(separator: "+")]
+        if !nodes.isEmpty { parts.append(nodes.count > 3 ? "\(nodes.count)-nodes" : nodes.map(Self.fileName(tensor:)).joined(separator: "+")) }
+        if colormap != .turbo { parts.append(colormap.rawValue) }
+        return parts.joined(separator: ".") + ".png"
+    }
+
+    /// A node or tensor name as part of a file name: without its leading slash, `/` and other
+    /// characters outside `A-Za-z0-9._-` as `_`.
+    static func fileName(tensor: String) -> String {
+        safeFileName(tensor.hasPrefix("/") ? String(tensor.dropFirst()) : tensor)
     }
 }

@@ -6,12 +6,14 @@ import LafamImaging
 struct TapsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "taps",
-        abstract: "Run a model on an .npy array and write the named tensors and the outputs as .npy files.")
+        abstract: "Run a model on a photo or an .npy array and write the named tensors and the outputs as .npy files.")
 
-    @Argument(help: "ONNX model.")
-    var model: String
+    @Argument(help: "ONNX model (or give it with --model).")
+    var modelPath: String?
 
-    @Option(help: "float32 .npy array fed to the model's first input (any batch size).")
+    @OptionGroup var modelSelection: ModelSelection
+
+    @Option(help: "PNG/JPEG photo (preprocessed as 'lafam run' does) or float32 .npy array (any batch size) fed to the model's first input.")
     var input: String
 
     @Option(name: .customLong("tensor"), help: "Tensor or node name to write (repeatable); a node means its first output.")
@@ -23,22 +25,26 @@ struct TapsCommand: ParsableCommand {
     @Flag(help: "Replace files that already exist in the output folder.")
     var overwrite = false
 
+    @OptionGroup var preprocess: PreprocessingOptions
     @OptionGroup var execution: ExecutionOptions
     @OptionGroup var memory: MemoryOptions
 
     func run() throws {
         try reporting(memory) {
-            let m = try execution.model(model)
-            let x = try inputTensor(path: input)
-            try checkInput(x, from: input, model: m)
+            let m = try execution.model(try modelSelection.path(positional: modelPath, bundledByDefault: false))
+            let isArray = input.lowercased().hasSuffix(".npy")
+            let x = try InputFile(path: input, preprocessing: isArray ? nil : try preprocess.preprocessing(for: m), model: m).tensor
             let folder = try OutputFolder(output, overwrite: overwrite)
+            // Check every destination before computing or writing any, so a refusal leaves nothing behind.
+            let tapped = try tensors.map { m.graph.values[try m.graph.resolveTensor($0)].name }
+            let names = Set(tapped + m.outputs.map(\.name)).sorted()
+            let files = try Dictionary(uniqueKeysWithValues: names.map { ($0, try folder.file(safeFileName($0) + ".npy")) })
             let result = try m.run(x, taps: tensors)
             let named = result.taps.merging(result.outputs) { a, _ in a }
-            // Check every destination before writing any, so a refusal leaves nothing behind.
-            let files = try named.keys.sorted().map { ($0, try folder.file(safeFileName($0) + ".npy")) }
-            for (name, path) in files {
-                try NPYArray(named[name]!).write(to: path)
-                print("\(name)  \(named[name]!.shape)  → \(path)")
+            for name in names {
+                guard let value = named[name], let path = files[name] else { continue }
+                try NPYArray(value).write(to: path)
+                print("\(name)  \(value.shape)  → \(path)")
             }
         }
     }

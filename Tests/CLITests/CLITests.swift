@@ -66,9 +66,13 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(try NPYArray.read(path: dir + "/coffee.lafam.raw.npy").shape, [7, 7])
         // Nothing is overwritten unless asked.
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/coffee.lafam.png"))
-        try expectFailure(["run", "--output", dir, "--colormap", "jet", photo], ["already exists", "--overwrite"])
+        try expectFailure(["run", "--output", dir, photo], ["already exists", "--overwrite"])
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/coffee.lafam.png")), before)
-        XCTAssertEqual(try lafam(["run", "--output", dir, "--overwrite", "--colormap", "jet", photo]).status, 0)
+        XCTAssertEqual(try lafam(["run", "--output", dir, "--overwrite", photo]).status, 0)
+        // Other options write other files, side by side.
+        XCTAssertEqual(try lafam(["run", "--output", dir, "--colormap", "jet", "--reduction", "relu-mean", photo]).status, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/coffee.lafam.relu-mean.jet.png"))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/coffee.lafam.png")), before)
     }
 
     func testRunOnNpyBatchKeepsTheBatchAxis() throws {
@@ -78,8 +82,8 @@ final class CLITests: CLITestCase {
         try NPYArray(shape: [2, 3, 224, 224], floats: a + b).write(to: dir + "/pair.npy")
         let r = try lafam(["run", "--output", dir + "/out", "--npy", "--node", "/features/features.16/conv/conv.2/Conv", dir + "/pair.npy"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try NPYArray.read(path: dir + "/out/pair.lafam.npy").shape, [2, 224, 224])
-        XCTAssertEqual(try NPYArray.read(path: dir + "/out/pair.lafam.raw.npy").shape, [2, 7, 7])
+        XCTAssertEqual(try NPYArray.read(path: dir + "/out/pair.lafam.features_features.16_conv_conv.2_Conv.npy").shape, [2, 224, 224])
+        XCTAssertEqual(try NPYArray.read(path: dir + "/out/pair.lafam.features_features.16_conv_conv.2_Conv.raw.npy").shape, [2, 7, 7])
         XCTAssertTrue(r.stdout.contains("pair[1] top-5: Egyptian cat"), r.stdout)
     }
 
@@ -89,14 +93,14 @@ final class CLITests: CLITestCase {
         let r = try lafam(["run", "--method", "gradcam", "--class", "tabby", "--npy", "--output", dir,
                            "--node", "/features/features.18/features.18.2/Clip", "--node", "/features/conv.2", photo])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("class 281"), r.stdout)
-        for stem in ["chelsea.gradcam._features_features.18_features.18.2_Clip_output_0",
-                     "chelsea.gradcam._features_features.17_conv_conv.2_Conv_output_0"] {
+        XCTAssertTrue(r.stdout.contains("class tabby"), r.stdout)
+        for stem in ["chelsea.gradcam.features_features.18_features.18.2_Clip.class-tabby",
+                     "chelsea.gradcam.features_conv.2.class-tabby"] {
             XCTAssertEqual(try NPYArray.read(path: "\(dir)/\(stem).npy").shape, [224, 224])
             XCTAssertEqual(try NPYArray.read(path: "\(dir)/\(stem).raw.npy").shape, [7, 7])
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/\(stem).png"))
         }
-        let aggregate = try NPYArray.read(path: dir + "/chelsea.gradcam.npy")
+        let aggregate = try NPYArray.read(path: dir + "/chelsea.gradcam.mean-of-2-nodes.class-tabby.npy")
         XCTAssertEqual(aggregate.shape, [224, 224])
         XCTAssertEqual(aggregate.floats!.max()!, 1, accuracy: 1e-5)
         for method in ["eigencam", "gradient", "layercam"] {

@@ -8,30 +8,7 @@ import XCTest
 /// `lafam eval` end to end on a tiny annotated set made here: resuming, sharding and merging,
 /// empty masks counted apart, and its errors.
 final class EvalCommandTests: CLITestCase {
-    func makeDataset() throws -> String {
-        let dir = try temporaryFolder()
-        try FileManager.default.createDirectory(atPath: dir + "/images", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: dir + "/masks", withIntermediateDirectories: true)
-        var lines = ["id,image,mask"]
-        for (k, stem) in ["coffee", "chelsea", "rocket"].enumerated() {
-            let photo = try ImageIO.readImage(path: Fixtures.repository + "/Models/samples/\(stem).jpg")
-            try ImageIO.write(photo, to: "\(dir)/images/\(stem).jpg")
-            var mask = RGBImage(width: photo.width, height: photo.height)
-            // A central box for the first two; an empty mask for the third.
-            if k < 2 {
-                for y in (photo.height / 4)..<(3 * photo.height / 4) {
-                    for x in (photo.width / 3)..<(2 * photo.width / 3) {
-                        let i = 3 * (y * photo.width + x)
-                        mask.pixels[i] = 255; mask.pixels[i + 1] = 255; mask.pixels[i + 2] = 255
-                    }
-                }
-            }
-            try ImageIO.write(mask, to: "\(dir)/masks/\(stem).png")
-            lines.append("\(stem),images/\(stem).jpg,masks/\(stem).png")
-        }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/index.csv", atomically: true, encoding: .utf8)
-        return dir
-    }
+    func makeDataset() throws -> String { try makeEvalDataset(in: try temporaryFolder()) }
 
     func testEvalWritesRowsResumesShardsAndMerges() throws {
         let data = try makeDataset()
@@ -99,4 +76,30 @@ final class EvaluationWarningTests: CLITestCase {
         XCTAssertEqual(warnings.count, 1)
         XCTAssertTrue(warnings[0].contains("black.png") && warnings[0].contains("constant"), warnings[0])
     }
+}
+
+/// A tiny annotated set in `dir`: coffee and chelsea with a central box mask, rocket with an empty mask.
+func makeEvalDataset(in dir: String) throws -> String {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: dir + "/images", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: dir + "/masks", withIntermediateDirectories: true)
+    var lines = ["id,image,mask"]
+    for (k, stem) in ["coffee", "chelsea", "rocket"].enumerated() {
+        let photo = try ImageIO.readImage(path: Fixtures.repository + "/Models/samples/\(stem).jpg")
+        try ImageIO.write(photo, to: "\(dir)/images/\(stem).jpg")
+        var mask = RGBImage(width: photo.width, height: photo.height)
+        // A central box for the first two; an empty mask for the third.
+        if k < 2 {
+            for y in (photo.height / 4)..<(3 * photo.height / 4) {
+                for x in (photo.width / 3)..<(2 * photo.width / 3) {
+                    let i = 3 * (y * photo.width + x)
+                    mask.pixels[i] = 255; mask.pixels[i + 1] = 255; mask.pixels[i + 2] = 255
+                }
+            }
+        }
+        try ImageIO.write(mask, to: "\(dir)/masks/\(stem).png")
+        lines.append("\(stem),images/\(stem).jpg,masks/\(stem).png")
+    }
+    try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/index.csv", atomically: true, encoding: .utf8)
+    return dir
 }

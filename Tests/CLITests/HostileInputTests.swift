@@ -31,6 +31,8 @@ final class HostileInputTests: CLITestCase {
         let id: String, category: String, why: String
         let args: [String]
         let expectSuccess: Bool
+        /// Exit status: 0 success, 1 error, 2 usage error.
+        let expectedStatus: Int32
         /// Each entry is met when stderr contains any one of its strings.
         let fragments: [[String]]
         let setup: [[String: Any]]
@@ -40,7 +42,7 @@ final class HostileInputTests: CLITestCase {
         init(_ object: [String: Any]) throws {
             guard let id = object["id"] as? String, let category = object["category"] as? String,
                   let args = object["args"] as? [String], let expect = object["expect"] as? String,
-                  expect == "error" || expect == "success" else {
+                  ["error", "usage", "success"].contains(expect) else {
                 throw NSError(domain: "HostileInputTests", code: 1, userInfo: [NSLocalizedDescriptionKey: "malformed case \(object)"])
             }
             self.id = id
@@ -48,6 +50,7 @@ final class HostileInputTests: CLITestCase {
             why = object["why"] as? String ?? ""
             self.args = args
             expectSuccess = expect == "success"
+            expectedStatus = expect == "success" ? 0 : expect == "usage" ? 2 : 1
             fragments = (object["stderr"] as? [Any] ?? []).map { f in (f as? [String]) ?? [f as? String ?? ""] }
             setup = object["setup"] as? [[String: Any]] ?? []
             check = object["check"] as? [String: Any] ?? [:]
@@ -160,7 +163,7 @@ final class HostileInputTests: CLITestCase {
         case .signal(let s): failures.append(.crash(s))
         case .hang: failures.append(.hang)
         case .exit(let code):
-            let expected: Int32 = c.expectSuccess ? 0 : 1
+            let expected = c.expectedStatus
             if code != expected { failures.append(.exitStatus(code, expected: expected)) }
             if !c.expectSuccess {
                 var text = outcome.stderr

@@ -135,11 +135,11 @@ def measure_case(args, coretypes, model, batch, threads, runs):
 
 def table_row(model, batch, threads, runs, coretype, lafam, ort):
     """One row of table cells (strings) for one lafam variant of a case."""
-    lafam_ms = statistics.median(r["median_ms"] for r in lafam)
-    ort_ms = statistics.median(r["median_ms"] for r in ort)
-    lafam_mb = max(r["peak_rss_mb"] for r in lafam)
-    ort_mb = max(r["peak_rss_mb"] for r in ort)
-    ort_base_mb = max(r["baseline_rss_mb"] for r in ort)
+    lafam_ms = statistics.median(r["medianMs"] for r in lafam)
+    ort_ms = statistics.median(r["medianMs"] for r in ort)
+    lafam_mb = max(r["peakRssMb"] for r in lafam)
+    ort_mb = max(r["peakRssMb"] for r in ort)
+    ort_base_mb = max(r["baselineRssMb"] for r in ort)
     core = "/".join(sorted({r["blasCore"] for r in lafam}))
     return [os.path.basename(model), str(batch), str(threads), str(runs), coretype or "-", core,
             f"{lafam_ms:.2f}", f"{ort_ms:.2f}", f"{lafam_ms / ort_ms:.2f}",

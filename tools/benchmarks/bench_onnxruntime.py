@@ -9,10 +9,10 @@ Builds one session (CPUExecutionProvider, intra_op_num_threads=T, inter_op_num_t
 graph optimisations), feeds a fixed-seed standard-normal float32 tensor of the first input's shape
 with the first (batch) dimension set to B, runs W untimed warm-up runs, then times
 `session.run` alone over N runs. Prints `min X ms  median Y ms  max Z ms` and the peak memory on one
-line, or with --json an object {"min_ms", "median_ms", "max_ms", "peak_rss_mb", "baseline_rss_mb", ...}.
+line, or with --json an object {"minMs", "medianMs", "maxMs", "peakRssMb", "baselineRssMb", ...}.
 
-Memory (MB, getrusage's ru_maxrss): `peak_rss_mb` is the process's peak resident set size at the end;
-`baseline_rss_mb` is the same figure measured after importing numpy and onnxruntime, before the session
+Memory (MB, getrusage's ru_maxrss): `peakRssMb` is the process's peak resident set size at the end;
+`baselineRssMb` is the same figure measured after importing numpy and onnxruntime, before the session
 is created, i.e. the Python interpreter's and the libraries' share of the peak.
 """
 
@@ -81,23 +81,23 @@ def main():
         times.append((time.perf_counter() - t0) * 1000.0)
 
     result = {
-        "min_ms": round(min(times), 4),
-        "median_ms": round(statistics.median(times), 4),
-        "max_ms": round(max(times), 4),
+        "minMs": round(min(times), 4),
+        "medianMs": round(statistics.median(times), 4),
+        "maxMs": round(max(times), 4),
         "runs": args.runs,
         "warmup": args.warmup,
         "batch": args.batch,
         "threads": args.threads,
         "input_shape": shape,
         "onnxruntime": ort.__version__,
-        "peak_rss_mb": round(peak_rss_mb(), 2),
-        "baseline_rss_mb": round(baseline_rss_mb, 2),
+        "peakRssMb": round(peak_rss_mb(), 2),
+        "baselineRssMb": round(baseline_rss_mb, 2),
     }
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"min {result['min_ms']:.3f} ms  median {result['median_ms']:.3f} ms  max {result['max_ms']:.3f} ms"
-              f"  peak RSS {result['peak_rss_mb']:.0f} MB (after imports {result['baseline_rss_mb']:.0f} MB)"
+        print(f"min {result['minMs']:.3f} ms  median {result['medianMs']:.3f} ms  max {result['maxMs']:.3f} ms"
+              f"  peak RSS {result['peakRssMb']:.0f} MB (after imports {result['baselineRssMb']:.0f} MB)"
               f"  ({args.model}, batch {args.batch}, {args.threads} thread(s), {args.runs} runs)")
 
 

@@ -6,16 +6,22 @@ import Foundation
 /// vector v₁. SVD leaves the sign of v₁ arbitrary; lafam fixes it so that the projection
 /// correlates positively with the channel-mean map (the LaFAM map).
 public struct EigenCAM: Explainer {
+    /// How the raw map is normalised and brought to input resolution (default `.paper`).
     public var postprocessing: Postprocessing
+    /// The resize the `.paper` postprocessing uses (default nearest).
     public var upsampling: SaliencyMaps.Upsampling
 
+    /// EigenCAM with the given postprocessing and upsampling.
     public init(postprocessing: Postprocessing = .paper, upsampling: SaliencyMaps.Upsampling = .nearest) {
         self.postprocessing = postprocessing
         self.upsampling = upsampling
     }
 
+    /// The method's name: `eigencam`.
     public var name: String { "eigencam" }
 
+    /// Explains a batch with one forward pass tapping the target layer, which must be a 4-D
+    /// float32 N×C×H×W activation.
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
         let layer = try resolveTarget(target, in: model, method: name)
         let size = try inputSize(input, model: model)

@@ -11,6 +11,7 @@ public protocol Explainer {
 
 /// The result of explaining a batch of B images.
 public struct Explanation: Sendable {
+    /// The explainer's `name`, such as `lafam` or `gradcam`.
     public let method: String
     /// The tensor the maps were computed from.
     public let targetTensor: String
@@ -45,6 +46,7 @@ public struct Explanation: Sendable {
 
 /// Where the spatial axes of a 4-D image input are.
 public enum ImageLayout: String, Sendable {
+    /// Channels first (N×C×H×W) or channels last (N×H×W×C).
     case nchw, nhwc
 
     /// Channels-first unless the last axis looks like colour channels (1 or 3) and axis 1 does not.

@@ -7,17 +7,27 @@
 /// - `layercam`:  ReLU(Σ_k ReLU(G_k) ⊙ A_k)
 /// as pytorch-grad-cam 1.5.7 computes them.
 public struct GradCAM: Explainer {
+    /// Which member of the family computes the map; the raw value is its command-line name.
     public enum Variant: String, Sendable, CaseIterable {
+        /// Grad-CAM: channels weighted by their mean gradient.
         case gradcam
+        /// Grad-CAM++: channels weighted by their positive gradients, each pixel's weight built from
+    /// the gradient's second and third powers.
         case gradcamPlusPlus = "gradcam++"
+        /// HiResCAM, XGrad-CAM and LayerCAM (see the type's description).
         case hirescam, xgradcam, layercam
     }
 
+    /// The variant computed (default `.gradcam`).
     public var variant: Variant
+    /// What is differentiated: by default the logit of each image's top class.
     public var gradientTarget: GradientTarget
+    /// How the raw map is normalised and brought to input resolution (default `.paper`).
     public var postprocessing: Postprocessing
+    /// The resize the `.paper` postprocessing uses (default nearest).
     public var upsampling: SaliencyMaps.Upsampling
 
+    /// A Grad-CAM explainer of `variant` for the gradient `target`.
     public init(_ variant: Variant = .gradcam, target: GradientTarget = .logit(classes: nil),
                 postprocessing: Postprocessing = .paper, upsampling: SaliencyMaps.Upsampling = .nearest) {
         self.variant = variant
@@ -26,8 +36,10 @@ public struct GradCAM: Explainer {
         self.upsampling = upsampling
     }
 
+    /// The variant's name: `gradcam`, `gradcam++`, `hirescam`, `xgradcam` or `layercam`.
     public var name: String { variant.rawValue }
 
+    /// Explains a batch at one target layer (nil: the model's default target).
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
         try explain(input, model: model, targets: [target])[0]
     }
@@ -95,10 +107,15 @@ public struct GradCAM: Explainer {
 /// Plain input-gradient saliency (Simonyan et al.): max over colour channels of |∂y/∂x|; the
 /// raw map is already at input resolution.
 public struct InputGradient: Explainer {
+    /// What is differentiated: by default the logit of each image's top class.
     public var gradientTarget: GradientTarget
+    /// Input-gradient saliency for the gradient `target`.
     public init(target: GradientTarget = .logit(classes: nil)) { gradientTarget = target }
+    /// The method's name: `gradient`.
     public var name: String { "gradient" }
 
+    /// Explains a batch with one forward and one backward pass; `target` is ignored, since the
+    /// map is always of the model's first input.
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
         let size = try inputSize(input, model: model)
         let inputName = model.inputs[0].name

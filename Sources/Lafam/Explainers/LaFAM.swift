@@ -5,23 +5,33 @@ public struct LaFAM: Explainer {
     /// How channels are combined. `mean` is the paper's; `relu-mean` (the author's later advice
     /// for signed features) clips negatives first; `abs-mean` averages magnitudes.
     public enum Reduction: String, Sendable, CaseIterable {
+        /// The plain mean over channels (the paper's).
         case mean
+        /// The mean of the channels with negatives clipped to 0.
         case reluMean = "relu-mean"
+        /// The mean of the channels' absolute values.
         case absMean = "abs-mean"
     }
 
+    /// How channels are combined (default `.mean`).
     public var reduction: Reduction
+    /// The resize to input resolution (default nearest, as in the paper).
     public var upsampling: SaliencyMaps.Upsampling
+    /// Added to max − min in the per-image min-max normalisation (default 1e-8).
     public var epsilon: Float
 
+    /// LaFAM with the given reduction, upsampling and normalisation epsilon.
     public init(reduction: Reduction = .mean, upsampling: SaliencyMaps.Upsampling = .nearest, epsilon: Float = 1e-8) {
         self.reduction = reduction
         self.upsampling = upsampling
         self.epsilon = epsilon
     }
 
+    /// The method's name: `lafam`.
     public var name: String { "lafam" }
 
+    /// Explains a batch with one forward pass tapping the target layer, which must be a 4-D
+    /// float32 N×C×H×W activation.
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
         let targetName = try resolveTarget(target, in: model, method: name)
         let size = try inputSize(input, model: model)

@@ -8,6 +8,7 @@ import Foundation
 ///   U-RELAX       = R where U ≤ median(U), else 0.
 /// (relax-xai keeps U as the running sum Σ m·(s − R)², without dividing by Σ m.)
 public struct RELAX: Explainer {
+    /// How random masks are drawn; the raw value is its command-line name.
     public enum MaskMode: String, Sendable, CaseIterable {
         /// relax-xai's generator: a cells×cells Bernoulli(keep) grid, bilinear upsampling to the
         /// input size (align_corners = false), reflect padding of cells/2 px, a random shift of
@@ -17,24 +18,35 @@ public struct RELAX: Explainer {
         case lafamPaper = "lafam-paper"
     }
 
+    /// How a masked input's embedding is compared with the unmasked one.
     public enum Similarity: String, Sendable, CaseIterable {
+        /// Cosine similarity of the embeddings (the default).
         case cosine
         /// Negative Euclidean distance between the embeddings.
         case euclidean
     }
 
+    /// How masks are drawn (default `.wickstrom`).
     public var mode: MaskMode
+    /// Masks per image (default 3000 for `.wickstrom`, 2048 for `.lafamPaper`); ignored when
+    /// `maskFile` is given.
     public var masks: Int
+    /// Masked inputs per model run (default 100); the masks drawn do not depend on it.
     public var batchSize: Int
+    /// Cells per side of the random grid a mask is drawn on (default 7).
     public var cells: Int
+    /// Probability that a grid cell is kept, in [0, 1] (default 0.5).
     public var keepProbability: Float
+    /// Seed of the mask stream; every image of a batch gets the same masks (default 0).
     public var seed: UInt64
+    /// How embeddings are compared (default `.cosine`).
     public var similarity: Similarity
     /// Masks to replay instead of generating them: N×H×W float32 (one mask per row).
     public var maskFile: Tensor?
     /// Called after each batch with (masks done, masks in all) for every image.
     public var progress: ((Int, Int) -> Void)?
 
+    /// RELAX with these settings; `masks` defaults by `mode`. Settings are checked by `explain`.
     public init(mode: MaskMode = .wickstrom, masks: Int? = nil, batchSize: Int = 100, cells: Int = 7,
                 keepProbability: Float = 0.5, seed: UInt64 = 0, similarity: Similarity = .cosine,
                 maskFile: Tensor? = nil, progress: ((Int, Int) -> Void)? = nil) {
@@ -49,6 +61,7 @@ public struct RELAX: Explainer {
         self.progress = progress
     }
 
+    /// The method's name: `relax`.
     public var name: String { "relax" }
 
     /// - Parameter target: the embedding tensor (node, tensor or abbreviation); nil for
@@ -103,7 +116,6 @@ public struct RELAX: Explainer {
                            extras: ["uncertainty": Tensor(uncheckedShape: shape, floats: uncertainty), "urelax": Tensor(uncheckedShape: shape, floats: urelax)])
     }
 
-    /// `count` copies of the image x, each multiplied by its mask (broadcast over channels).
     /// The embedding tensor `explain` compares: `target` resolved, or `Model.defaultEmbedding`.
     public func embeddingName(_ target: String?, in model: Model) throws -> String {
         if let target { return model.graph.values[try model.graph.resolveTensor(target)].name }
@@ -111,6 +123,7 @@ public struct RELAX: Explainer {
         return model.graph.values[e].name
     }
 
+    /// `count` copies of the image x, each multiplied by its mask (broadcast over channels).
     private func apply(_ masks: [Float], count: Int, to x: [Float], plane: Int, layout: ImageLayout) -> [Float] {
         let channels = x.count / plane
         var out = [Float](repeating: 0, count: count * x.count)
@@ -142,6 +155,7 @@ public struct RELAX: Explainer {
 public struct RELAXEstimator: Sendable {
     private var weight: [Double], weighted: [Double], weightedSquares: [Double]
 
+    /// An empty estimator for maps of `pixels` pixels.
     public init(pixels: Int) {
         weight = [Double](repeating: 0, count: pixels)
         weighted = weight
@@ -163,8 +177,10 @@ public struct RELAXEstimator: Sendable {
     /// The summed weights Σ m per pixel.
     public var weights: [Float] { weight.map(Float.init) }
 
+    /// The importance R = Σ m·s / Σ m per pixel (0 where no mask weighed it).
     public var importance: [Float] { importanceValues.map(Float.init) }
 
+    /// The uncertainty U = Σ m·(s − R)² / Σ m per pixel (0 where no mask weighed it).
     public var uncertainty: [Float] { uncertaintyValues.map(Float.init) }
 
     /// Importance where the uncertainty is at most its lower median (as torch.median), else 0.

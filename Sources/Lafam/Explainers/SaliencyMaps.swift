@@ -1,6 +1,7 @@
 /// Post-processing shared by the explainers: per-image min-max normalisation and upsampling of
 /// B×h×w maps.
 public enum SaliencyMaps {
+    /// How a map is resized to input resolution; the raw value is its command-line name.
     public enum Upsampling: String, Sendable, CaseIterable {
         /// Nearest neighbour (the LaFAM paper's choice): source index ⌊dst · in / out⌋.
         case nearest

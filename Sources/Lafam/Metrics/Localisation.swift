@@ -16,6 +16,8 @@ public enum LocalisationMetrics {
         case lastPixelFirst = "last"
     }
 
+    /// The metrics' names in report order: the keys of `all`'s result and the metric columns of
+    /// results files.
     public static let names = ["pointing_game", "topk_intersection", "relevance_rank_accuracy",
                                "relevance_mass_accuracy", "attribution_localisation", "auc", "sparseness"]
 

@@ -9,6 +9,7 @@ import LafamTensor
 /// it computes must keep the batch symbol at axis 0 and nowhere else. Anything else, including a
 /// fixed batch size, answers false; the model then runs unsplit.
 extension Graph {
+    /// True when a batch may be split into parts that run in parallel and are joined again.
     public var isBatchSeparable: Bool {
         guard batchSymbol != nil, inputs.allSatisfy(carriesBatch) else { return false }
         var carrying = Set(inputs)

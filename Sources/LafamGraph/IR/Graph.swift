@@ -8,7 +8,9 @@ import LafamTensor
 /// value of the graph it came from (values a rewrite hides simply have no producer any more) and
 /// appends the constants it makes, so a tap or a gradient names the same value in both.
 public final class Graph: Sendable {
+    /// One tensor of the graph (input, initializer or node output), named as in the ONNX file.
     public struct Value: Sendable {
+        /// The tensor's ONNX name.
         public let name: String
         /// Index of the producing node; nil for graph inputs, initializers and values a rewrite hid.
         public package(set) var producer: Int?
@@ -22,14 +24,21 @@ public final class Graph: Sendable {
         }
     }
 
+    /// One node of the graph, bound to its op, reading and writing values by index.
     public struct Node: Sendable {
+        /// The node's ONNX name (an unnamed node is named after its op type and first output).
         public let name: String
+        /// The ONNX operator, such as "Conv".
         public let opType: String
+        /// The operator's domain; "" for the default `ai.onnx` domain.
         public let domain: String
         /// Value indices of the inputs; nil marks an omitted optional input.
         public let inputs: [Int?]
+        /// Value indices of the outputs, in the node's order.
         public let outputs: [Int]
+        /// The node's attributes as read from the file.
         public let attributes: [String: ONNXAttribute]
+        /// The opset version of the node's domain that the model imports.
         public let opset: Int
         /// The op bound to this node's attributes and opset.
         public let op: any Operator
@@ -56,10 +65,13 @@ public final class Graph: Sendable {
         }
     }
 
+    /// Every value of the graph, addressed by value index.
     public let values: [Value]
+    /// The nodes in topological order, addressed by node index.
     public let nodes: [Node]
     /// Graph inputs that must be fed (initializers excluded).
     public let inputs: [Int]
+    /// Value indices of the graph outputs, in declared order.
     public let outputs: [Int]
     /// Value index by ONNX tensor name.
     public let valueIndex: [String: Int]

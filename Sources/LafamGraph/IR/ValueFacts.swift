@@ -3,6 +3,7 @@ import LafamTensor
 /// What is known about a value before running: its element type, its shape (with symbolic or
 /// unknown dimensions) and, for constants and small shape vectors, its contents.
 public struct ValueFacts: Sendable {
+    /// The element type.
     public var dtype: DType
     /// nil when even the rank is unknown.
     public var shape: [Dim]?
@@ -13,6 +14,8 @@ public struct ValueFacts: Sendable {
     /// through Shape/Gather/Concat chains that cannot be folded to constants.
     public var elements: [Dim]?
 
+    /// Facts from their parts; `elements` is filled in from `constant` when that is an int64
+    /// scalar or vector and `elements` is not given.
     public init(dtype: DType, shape: [Dim]?, constant: Tensor? = nil, elements: [Dim]? = nil) {
         self.dtype = dtype
         self.shape = shape
@@ -23,9 +26,11 @@ public struct ValueFacts: Sendable {
         }
     }
 
+    /// The facts of a known tensor: its type, its concrete shape and the tensor as the constant.
     public init(_ tensor: Tensor) {
         self.init(dtype: tensor.dtype, shape: tensor.shape.map { .known($0) }, constant: tensor)
     }
 
+    /// The number of axes, or nil when even the rank is unknown.
     public var rank: Int? { shape?.count }
 }

@@ -32,7 +32,9 @@ public protocol Operator: Sendable {
 }
 
 extension Operator {
+    /// Default: `.mixesImages`, so a graph with this op runs its batch whole.
     public func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour { .mixesImages }
+    /// Default: the op itself, unchanged.
     public func specialized(for inputs: [ValueFacts?]) throws -> any Operator { self }
 }
 
@@ -48,11 +50,15 @@ public enum BatchBehaviour: Sendable, Equatable {
 
 /// An error raised by an op while checking or running a node; the graph adds the node's name.
 public struct OpError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong with the node or its inputs, in words.
     public let reason: String
     /// True when the input is valid ONNX that lafam does not implement (as opposed to invalid).
     public let isUnsupported: Bool
+    /// An error for input that is invalid ONNX or invalid for this op.
     public init(_ reason: String) { self.reason = reason; isUnsupported = false }
+    /// An error for valid ONNX that lafam does not implement.
     public init(unsupported reason: String) { self.reason = reason; isUnsupported = true }
+    /// The reason, as given.
     public var description: String { reason }
 
     /// The library error for this failure at `node`.
@@ -74,13 +80,20 @@ public struct OpError: Error, CustomStringConvertible, Sendable {
 
 /// A node as an op factory sees it: attributes with typed accessors, and the opset in force.
 public struct NodeContext: Sendable {
+    /// The node's name, for messages.
     public let name: String
+    /// The ONNX operator, such as "Conv".
     public let opType: String
+    /// The opset version of the node's domain in force; factories dispatch on it.
     public let opset: Int
+    /// How many inputs the node lists, omitted optional ones ("") included.
     public let inputCount: Int
+    /// How many outputs the node lists.
     public let outputCount: Int
+    /// The node's attributes by name.
     public let attributes: [String: ONNXAttribute]
 
+    /// A context from a node's name, operator, opset, input and output counts and attributes.
     public init(name: String, opType: String, opset: Int, inputCount: Int, outputCount: Int, attributes: [String: ONNXAttribute]) {
         self.name = name
         self.opType = opType
@@ -90,6 +103,7 @@ public struct NodeContext: Sendable {
         self.attributes = attributes
     }
 
+    /// The integer attribute `key`, or `value` when absent; throws `OpError` when it is another type.
     public func int(_ key: String, default value: Int) throws -> Int {
         switch attributes[key] {
         case nil: return value
@@ -98,6 +112,8 @@ public struct NodeContext: Sendable {
         }
     }
 
+    /// The float attribute `key` (an integer is converted), or `value` when absent; throws `OpError`
+    /// when it is another type.
     public func float(_ key: String, default value: Float) throws -> Float {
         switch attributes[key] {
         case nil: return value
@@ -107,6 +123,7 @@ public struct NodeContext: Sendable {
         }
     }
 
+    /// The string attribute `key`, or `value` when absent; throws `OpError` when it is another type.
     public func string(_ key: String, default value: String) throws -> String {
         switch attributes[key] {
         case nil: return value
@@ -115,6 +132,8 @@ public struct NodeContext: Sendable {
         }
     }
 
+    /// The integer-list attribute `key` (a single integer as a one-element list), or nil when
+    /// absent; throws `OpError` when it is another type.
     public func ints(_ key: String) throws -> [Int]? {
         switch attributes[key] {
         case nil: return nil
@@ -124,6 +143,8 @@ public struct NodeContext: Sendable {
         }
     }
 
+    /// The float-list attribute `key` (a single float as a one-element list), or nil when absent;
+    /// throws `OpError` when it is another type.
     public func floats(_ key: String) throws -> [Float]? {
         switch attributes[key] {
         case nil: return nil
@@ -133,6 +154,7 @@ public struct NodeContext: Sendable {
         }
     }
 
+    /// The tensor attribute `key`, or nil when absent; throws `OpError` when it is another type.
     public func tensor(_ key: String) throws -> Tensor? {
         switch attributes[key] {
         case nil: return nil

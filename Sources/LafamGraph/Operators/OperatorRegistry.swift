@@ -2,6 +2,7 @@
 /// on `NodeContext.opset` where the op's semantics changed. The default ONNX domain is "" (files
 /// may also write "ai.onnx").
 public struct OperatorRegistry: Sendable {
+    /// Makes the op for one node from its context; throws `OpError` for attributes it cannot accept.
     public typealias Factory = @Sendable (NodeContext) throws -> any Operator
 
     private struct Key: Hashable, Sendable {
@@ -11,6 +12,7 @@ public struct OperatorRegistry: Sendable {
 
     private var factories: [Key: Factory] = [:]
 
+    /// An empty registry.
     public init() {}
 
     /// Binds `opType` of `domain` (default: the ONNX default domain) to `factory`, replacing any

@@ -22,7 +22,9 @@ package protocol GraphRewriteRule: Sendable {
 
 /// A rewrite rule behind a name, as a model's pass list holds it (`GraphPass.standard`).
 public struct GraphPass: Sendable {
+    /// The pass's short, stable, kebab-case name, by which users report or switch it off.
     public let name: String
+    /// One line saying what the pass does.
     public let summary: String
     private let body: @Sendable (Graph, PassContext) throws -> Graph
 

@@ -32,20 +32,25 @@ public protocol Activation: Sendable {
 }
 
 extension Activation {
+    /// Default: nil, the activation is not a clamp.
     public var clampBounds: (low: Float, high: Float)? { nil }
 
+    /// Default: a plain loop calling `self` on each element.
     public func apply(_ x: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { y[i] = self(x[i]) }
     }
 
+    /// Default: a plain loop replacing each element with `self` of it.
     public func applyInPlace(_ y: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { y[i] = self(y[i]) }
     }
 
+    /// Default: a plain loop adding `r` and applying `self` element by element.
     public func applyAdding(_ r: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { y[i] = self(y[i] + r[i]) }
     }
 
+    /// Default: a plain loop calling `gradient(x:y:dy:)` on each element.
     public func pullback(x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { dx[i] = gradient(x: x[i], y: y[i], dy: dy[i]) }
     }
@@ -63,14 +68,19 @@ public protocol ActivationComputing: Operator {
 /// Register your own activation as `registry.register("Mish") { _ in ActivationOp(activation: Mish()) }`:
 /// it then runs, differentiates and fuses into a Conv's output pass like lafam's own.
 public struct ActivationOp: ActivationComputing {
+    /// The function this op applies to its input.
     public let activation: any Activation
 
+    /// The op applying `activation` elementwise to one float32 input.
     public init(activation: any Activation) { self.activation = activation }
 
+    /// Exactly one input, X.
     public var inputArity: ClosedRange<Int> { 1...1 }
 
+    /// Always `activation`, whatever the inputs.
     public func activation(_ inputs: [ValueFacts?]) -> (any Activation)? { activation }
 
+    /// One float32 output of X's shape; throws `OpError` when X is missing or not float32.
     public func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X")
         try expect(x, [.float32], "X")
@@ -88,10 +98,12 @@ public struct ActivationOp: ActivationComputing {
         return [Tensor(uncheckedShape: required(inputs, 0).shape, floats: y)]
     }
 
+    /// `.perImage`: each element depends on its input element alone.
     public func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour { .perImage }
 }
 
 extension ActivationOp: Differentiable {
+    /// dL/dX elementwise from X, Y and dL/dY, through the activation's `gradient`.
     public func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
         guard wanted[0], let g = gradients[0] else { return [nil] }
         return [activation.pullback(required(inputs, 0), outputs[0], g)]

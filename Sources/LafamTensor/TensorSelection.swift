@@ -1,0 +1,44 @@
+import Foundation
+
+/// What programs reach for after a run: one image of a batch, the best classes per image and
+/// their softmax probabilities.
+extension Tensor {
+    /// Images `range` of a batch (along axis 0), keeping the axis: shape `[range.count, …]`.
+    public func batch(_ range: Range<Int>) throws -> Tensor {
+        guard rank >= 1, range.lowerBound >= 0, range.upperBound <= shape[0] else {
+            throw TensorError("batch items \(range.lowerBound)..<\(range.upperBound) of a tensor of shape \(shape) do not exist")
+        }
+        let per = shape[0] == 0 ? 0 : count / shape[0]
+        var itemShape = shape
+        itemShape[0] = range.count
+        return Tensor(uncheckedShape: itemShape, storage: storage.elements((range.lowerBound * per)..<(range.upperBound * per)), dtype: dtype)
+    }
+
+    /// Image `index` of a batch, keeping the axis: shape `[1, …]`.
+    public func batchItem(_ index: Int) throws -> Tensor {
+        guard rank >= 1, (0..<shape[0]).contains(index) else {
+            throw TensorError("batch item \(index) of a tensor of shape \(shape) does not exist")
+        }
+        return try batch(index..<(index + 1))
+    }
+
+    /// Per row of a `[N, C]` float tensor of scores, the `k` largest (ties: the lower index first),
+    /// best first, each with its softmax probability over the row.
+    public func topK(_ k: Int) throws -> [[(index: Int, score: Float, probability: Float)]] {
+        guard rank == 2 else { throw TensorError("top-k needs a [batch, classes] tensor, got shape \(shape)") }
+        let values = try floatValues()
+        let classes = shape[1]
+        return (0..<shape[0]).map { row in
+            let scores = values[(row * classes)..<((row + 1) * classes)]
+            let peak = scores.max() ?? 0
+            let total = scores.reduce(0) { $0 + Foundation.exp(Double($1 - peak)) }
+            let best = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(max(0, k))
+            return best.map { i in
+                (i - row * classes, scores[i], Float(Foundation.exp(Double(scores[i] - peak)) / total))
+            }
+        }
+    }
+
+    /// Per row of a `[N, C]` float tensor, the index of its largest value (the lower on ties).
+    public func argmax() throws -> [Int] { try topK(1).map { $0.first?.index ?? 0 } }
+}
