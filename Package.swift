@@ -15,6 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation --target Lafam` (the DocC catalog in Sources/Lafam/Lafam.docc).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // C: protoc-c output for tools/onnx.proto (regenerate with tools/gen-proto.sh).
@@ -57,6 +59,8 @@ let package = Package(
         ),
         // The README's interpreter example: uses LafamRuntime only (load, tap, gradient).
         .executableTarget(name: "runtime-tour", dependencies: ["LafamRuntime"], path: "Examples/RuntimeTour"),
+        // The DocC getting-started article's program: explainers and imaging (load, tap, LaFAM, Grad-CAM, overlay).
+        .executableTarget(name: "explain-tour", dependencies: ["Lafam", "LafamImaging"], path: "Examples/ExplainTour"),
 
         // Fixture paths, tensor comparisons and the runner of the built executables, for the tests.
         .target(name: "LafamTestSupport", dependencies: ["LafamTensor", "LafamImaging"], path: "Tests/Support"),

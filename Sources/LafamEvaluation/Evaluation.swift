@@ -44,6 +44,23 @@ public struct Evaluation {
     public let ties: LocalisationMetrics.TieRule
     /// Told about maps the metrics refuse (constant or negative everywhere).
     public var warn: ((String) -> Void)?
+    /// Given each map as it is scored, with the photo and mask it was scored against: what a
+    /// report draws thumbnails from.
+    public var onMap: ((ScoredMap) -> Void)?
+
+    /// One map `evaluate` scored, for reports.
+    public struct ScoredMap {
+        /// The image's dataset entry.
+        public let item: EvalItem
+        /// The row the map's scores went to (image id, method, node, metrics).
+        public let row: ResultRow
+        /// The map at the model's input resolution, values in [0, 1], shape [1, H, W].
+        public let maps: Tensor
+        /// The decoded photo (whole, before the centre crop).
+        public let photo: RGBImage
+        /// The object mask at the model's input resolution (after the centre crop), row-major.
+        public let mask: [Bool]
+    }
 
     /// An evaluation of `methods` at `nodes` (empty: each method's default target) on `model`.
     public init(model: Model, methods: [SaliencyMethod], nodes: [String], preprocessing: Preprocessing,
@@ -82,8 +99,10 @@ public struct Evaluation {
                     metrics = Dictionary(uniqueKeysWithValues: LocalisationMetrics.names.map { ($0, Double.nan) })
                 }
                 if !mask.contains(true) { metrics = metrics.mapValues { _ in .nan } }
-                rows.append(ResultRow(image: item.id, method: method.name.rawValue, node: node,
-                                      predictedClass: predictedClass(e), metrics: metrics, seconds: seconds / Double(explanations.count)))
+                let row = ResultRow(image: item.id, method: method.name.rawValue, node: node,
+                                    predictedClass: predictedClass(e), metrics: metrics, seconds: seconds / Double(explanations.count))
+                rows.append(row)
+                onMap?(ScoredMap(item: item, row: row, maps: e.maps, photo: image, mask: mask))
             }
         }
         return rows

@@ -65,10 +65,12 @@ public struct HTMLReport {
     /// A paragraph of text.
     public mutating func paragraph(_ text: String) { body.append("<p>\(Self.escape(text))</p>") }
 
-    /// Pictures side by side (wrapping), each with its caption below.
-    public mutating func pictures(_ pictures: [Picture]) {
+    /// Pictures side by side (wrapping), each with its caption below, shown at most `maxWidth`
+    /// pixels wide (the full pictures are in the page: a click opens them).
+    public mutating func pictures(_ pictures: [Picture], maxWidth: Int? = nil) {
+        let limit = maxWidth.map { " style=\"max-width:\($0)px\"" } ?? ""
         body.append("<div class=\"pictures\">" + pictures.map { p in
-            "<figure>\(Self.image(p))<figcaption>\(Self.escape(p.caption))</figcaption></figure>"
+            "<figure\(limit)>\(Self.image(p))<figcaption>\(Self.escape(p.caption))</figcaption></figure>"
         }.joined() + "</div>")
     }
 
@@ -136,8 +138,13 @@ public struct HTMLReport {
         td.num{text-align:right;font-variant-numeric:tabular-nums}tr:nth-child(even) td{background:#fafafa}
         """
 
-    /// Click a header to sort by that column; click again to reverse. Numbers by value, missing last.
+    /// Click a header to sort by that column; click again to reverse. Numbers by value, missing
+    /// last. Once loaded, the page records on its root element how many of its images decoded
+    /// (`data-images="ok/total"`), which tools/check-html.sh reads in a headless browser.
     private static let script = """
+        window.addEventListener("load",function(){var all=document.images,ok=0;
+          for(var i=0;i<all.length;i++){if(all[i].complete&&all[i].naturalWidth>0)ok++}
+          document.documentElement.dataset.images=ok+"/"+all.length});
         document.querySelectorAll("table.sortable").forEach(function(t){
           t.querySelectorAll("th").forEach(function(th,i){
             th.addEventListener("click",function(){

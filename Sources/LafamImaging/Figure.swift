@@ -4,10 +4,14 @@
 public enum Figure {
     /// What the two ends of a colour bar mean, and a caption under it.
     public struct Scale: Sendable, Equatable {
+        /// The label under the bar's left end (value 0).
         public var low: String
+        /// The label under the bar's right end (value 1).
         public var high: String
+        /// A line under the labels saying what the values are.
         public var caption: String
 
+        /// A scale with its end labels and caption.
         public init(low: String, high: String, caption: String) {
             self.low = low
             self.high = high

@@ -3,7 +3,9 @@ import LafamTensor
 
 /// The image file formats LafamImaging reads and writes.
 public enum ImageFormat: String, Sendable, CaseIterable {
+    /// PNG (`.png`), lossless.
     case png
+    /// JPEG (`.jpg`, `.jpeg`), baseline, 4:2:0.
     case jpeg
 
     /// Recognises a format from the first bytes of a file (PNG signature

@@ -27,6 +27,7 @@ public enum ImagingError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension ImagingError: CustomDebugStringConvertible {
+    /// The message with the type name, for debugging output.
     public var debugDescription: String { "ImagingError: \(description)" }
 }
 
@@ -34,6 +35,7 @@ extension ImagingError: CustomDebugStringConvertible {
 import Foundation
 
 extension ImagingError: LocalizedError {
+    /// The message, for `LocalizedError` users.
     public var errorDescription: String? { description }
 }
 #endif

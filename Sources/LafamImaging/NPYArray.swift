@@ -1,10 +1,16 @@
 /// The element values of an `NPYArray`, one case per supported numpy dtype.
 public enum NPYData: Equatable, Sendable {
+    /// numpy `<f4`.
     case float32([Float])
+    /// numpy `<f8`.
     case float64([Double])
+    /// numpy `<i8`.
     case int64([Int64])
+    /// numpy `<i4`.
     case int32([Int32])
+    /// numpy `|u1`.
     case uint8([UInt8])
+    /// numpy `|b1`.
     case bool([Bool])
 
     /// Number of elements.

@@ -42,6 +42,7 @@ public struct Preprocessing: Equatable, Hashable, Sendable {
     /// Layout of the output (default NCHW).
     public var layout: Layout
 
+    /// A pipeline; the defaults are torchvision's ImageNet evaluation transform at 224×224.
     public init(centerCrop: Bool = true, width: Int = 224, height: Int = 224,
                 scale: Float = 1.0 / 255.0,
                 mean: [Float] = Preprocessing.imagenetMean, std: [Float] = Preprocessing.imagenetStd,

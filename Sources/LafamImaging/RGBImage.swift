@@ -4,8 +4,11 @@
 /// Zero-sized images (width or height 0) are allowed as values, e.g. the
 /// result of `sideBySide([])`, but cannot be encoded.
 public struct RGBImage: Equatable, Hashable, Sendable {
+    /// Width in pixels.
     public let width: Int
+    /// Height in pixels.
     public let height: Int
+    /// `width * height * 3` bytes, row-major, R, G, B per pixel.
     public var pixels: [UInt8]
 
     /// Wraps existing pixel data; throws if `pixels.count != width * height * 3`

@@ -42,8 +42,12 @@ extension Tensor.Storage {
     /// `repeats` times (concatenation along an axis of row-major tensors).
     package static func interleave(_ parts: [Tensor.Storage], blocks: [Int], repeats: Int) -> Tensor.Storage {
         func join<T>(_ arrays: [[T]]) -> [T] {
+            // Nothing to take: an empty result however many repeats (an outer size of 2^30 with
+            // an empty axis would otherwise loop that many times).
+            let width = blocks.reduce(0, +)
+            guard width > 0 else { return [] }
             var out: [T] = []
-            out.reserveCapacity(blocks.reduce(0, +) * repeats)
+            out.reserveCapacity(width * repeats)
             for r in 0..<repeats {
                 for (k, a) in arrays.enumerated() where blocks[k] > 0 {
                     out.append(contentsOf: a[(r * blocks[k])..<((r + 1) * blocks[k])])

@@ -26,6 +26,8 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Replace the --markdown file, or the --output of --merge, when it exists.") var overwrite = false
     @Flag(help: "Print the summary as one JSON object (per method and node: images, mean and 95% interval of each metric, seconds).")
     var json = false
+    @Flag(help: "Also write the results as one self-contained HTML page beside the CSV (RESULTS.html): sortable tables, worst maps per metric, thumbnails.")
+    var html = false
     @Option(help: "Evaluate only shard i of n (i from 0).") var shard: String?
     @Option(help: "Masks are VOC class-index PNGs: keep this class index.") var maskClass: Int?
     @Option(help: "k of Top-K Intersection.") var topK = 1000
@@ -41,6 +43,8 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try reporting(memory) {
             if let markdown { try checkWritable(markdown) }
+            let htmlPath = html ? ((output as NSString).deletingPathExtension + ".html") : nil
+            if let htmlPath { try checkWritable(htmlPath) }
             if merge { return try mergeResults() }
             guard let tieRule = LocalisationMetrics.TieRule(rawValue: ties) else { throw CLIError("--ties must be first or last") }
             var items: [EvalItem]
@@ -67,6 +71,14 @@ struct EvalCommand: ParsableCommand {
             var evaluation = Evaluation(model: m, methods: chosen, nodes: node, preprocessing: try preprocess.preprocessing(for: m),
                                         maskSource: maskClass.map { .vocClass($0) } ?? .binary, topK: topK, ties: tieRule)
             evaluation.warn = { FileHandle.standardError.write(Data(("\nwarning: " + $0 + "\n").utf8)) }
+            var thumbnails = EvaluationReport()
+            var thumbnailError: Error?
+            if htmlPath != nil {
+                let preprocessing = evaluation.preprocessing
+                evaluation.onMap = { scored in
+                    do { try thumbnails.add(scored, preprocessing: preprocessing) } catch { thumbnailError = error }
+                }
+            }
             let progress = ProgressBar.onTerminal(label: "eval", unit: "images")
             var rows = done
             for (n, item) in items.enumerated() {
@@ -76,7 +88,15 @@ struct EvalCommand: ParsableCommand {
                 progress?(n + 1, items.count)
             }
             if !json { print("\(items.count) images, \(rows.count) rows in \(output) (\(rows.count - done.count) new)") }
+            if let thumbnailError { throw thumbnailError }
             try report(rows)
+            if let htmlPath {
+                let page = thumbnails.html(rows: rows, title: "lafam eval — \((modelPath as NSString).lastPathComponent)", lines: [
+                    "model \(modelPath)", "dataset \(dataset ?? listFile ?? ""), \(items.count) images, results \(output)",
+                    "lafam \(lafamVersion), \(ISO8601DateFormatter().string(from: Date()))"])
+                try FileAccess.writeAtomically(Array(page.utf8), to: htmlPath, what: "report")
+                if !json { print("report → \(htmlPath)") }
+            }
             var options: [String: Any] = ["methods": (methods.isEmpty ? [.lafam] : methods).map(\.rawValue), "nodes": node,
                                           "topK": topK, "ties": ties, "relaxMasks": relaxMasks]
             if let maskClass { options["maskClass"] = maskClass }

@@ -197,7 +197,7 @@ extension RunCommand {
                 guard let png = (map["files"] as? [String: String])?["png"] else { return nil }
                 return try picture(png, caption: (png as NSString).lastPathComponent)
             }
-            report.pictures(figures)
+            report.pictures(figures, maxWidth: 420)
         }
         return report
     }

@@ -131,6 +131,23 @@ final class CLITests: CLITestCase {
         try expectFailure(["run", "--node", "/nothing/like/this", "--output", dir], ["no node or tensor named", "lafam inspect"])
     }
 
+    /// The DocC getting-started article's program is built, runs on the bundled model, and is shown
+    /// in the article exactly as it is.
+    func testExplainTourExample() throws {
+        let dir = try temporaryFolder()
+        let r = try run(Self.executable("explain-tour"), [Fixtures.mobilenet, Fixtures.repository + "/Models/samples/coffee.jpg", dir])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("top class espresso (967)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("tap /features/features.18/features.18.0/Conv_output_0: [1, 1280, 7, 7]"), r.stdout)
+        for name in ["lafam", "gradcam"] {
+            let picture = try ImageIO.readImage(path: "\(dir)/\(name).png")
+            XCTAssertEqual([picture.width, picture.height], [400, 400], "drawn over the 400×400 centre crop of the 400×600 photo")
+        }
+        let source = try String(contentsOfFile: Fixtures.repository + "/Examples/ExplainTour/main.swift", encoding: .utf8)
+        let article = try String(contentsOfFile: Fixtures.repository + "/Sources/Lafam/Lafam.docc/GettingStarted.md", encoding: .utf8)
+        XCTAssertTrue(article.contains(source), "GettingStarted.md shows Examples/ExplainTour/main.swift as it is")
+    }
+
     /// The README's interpreter example (uses LafamRuntime only) is built, runs, and is shown in the
     /// README exactly as it is.
     func testRuntimeTourExample() throws {

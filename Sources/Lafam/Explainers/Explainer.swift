@@ -4,8 +4,11 @@ public protocol Explainer {
     /// Short name used in file names and on the command line (`lafam`, `gradcam`, …).
     var name: String { get }
     /// Explains a batch of preprocessed model inputs (fed to the model's first input).
-    /// - Parameter target: node name, tensor name or abbreviation; nil for the model's default
-    ///   target (`Model.defaultTarget`).
+    /// - Parameters:
+    ///   - input: the batch, shaped as the model's first input.
+    ///   - model: the model to explain.
+    ///   - target: node name, tensor name or abbreviation; nil for the model's default target
+    ///     (`Model.defaultTarget`).
     func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation
 }
 

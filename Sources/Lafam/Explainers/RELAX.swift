@@ -64,8 +64,12 @@ public struct RELAX: Explainer {
     /// The method's name: `relax`.
     public var name: String { "relax" }
 
-    /// - Parameter target: the embedding tensor (node, tensor or abbreviation); nil for
-    ///   `Model.defaultEmbedding`.
+    /// Explains a batch by the similarity of masked copies' embeddings to the image's own.
+    /// - Parameters:
+    ///   - input: the batch, shaped as the model's first input.
+    ///   - model: the model to explain.
+    ///   - target: the embedding tensor (node, tensor or abbreviation); nil for
+    ///     `Model.defaultEmbedding`.
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
         guard masks >= 1, batchSize >= 1, cells >= 1, (0...1).contains(keepProbability) else {
             throw LafamError.invalidArgument("RELAX needs masks ≥ 1, batch size ≥ 1, cells ≥ 1 and a keep probability in [0, 1]")

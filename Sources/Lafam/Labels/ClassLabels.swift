@@ -8,6 +8,7 @@ public struct ClassLabels: Sendable, Equatable {
     /// Where the names came from: a file, the model's metadata, or ImageNet-1k assumed.
     public let source: String
 
+    /// Labels `names` (one per class index) that came from `source`.
     public init(names: [String], source: String) {
         self.names = names
         self.source = source
