@@ -20,14 +20,19 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "With --profile: per node (name and output shape) instead of per op type.") var byNode = false
     @Option(help: "Also time this saliency method end to end (model loaded) and report it as a multiple of the forward pass.")
     var method: SaliencyMethod.Name?
-    @Option(help: "Masks for --method relax.") var relaxMasks = 200
-    @Option(help: "Mask batch for --method relax.") var relaxBatch = 100
+    @Option(help: "Masks for --method relax (default 200).") var relaxMasks: Int?
+    @Option(help: "Mask batch for --method relax (default 100).") var relaxBatch: Int?
     @OptionGroup var execution: ExecutionOptions
     @OptionGroup var memory: MemoryOptions
 
     func run() throws {
         try reporting(memory) {
             guard batch >= 1, runs >= 1, warmup >= 0 else { throw CLIError("--batch and --runs must be ≥ 1 and --warmup ≥ 0") }
+            if (relaxMasks != nil || relaxBatch != nil) && method != .relax {
+                warn("--relax-masks and --relax-batch do not apply without --method relax; ignored")
+            }
+            let relaxMasks = self.relaxMasks ?? 200, relaxBatch = self.relaxBatch ?? 100
+            guard relaxMasks >= 1, relaxBatch >= 1 else { throw CLIError("--relax-masks and --relax-batch must be ≥ 1") }
             let m = try execution.model(try modelSelection.path(positional: modelPath))
             guard let info = m.inputs.first else { throw CLIError("the model has no inputs") }
             let shape = try info.shape.enumerated().map { i, d -> Int in

@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "k of Top-K Intersection.") var topK = 1000
     @Option(help: "Tie order for Top-K and RRA: first (lower pixel index ranks higher) or last.") var ties: String = "first"
     @Option(help: "Evaluate at most this many images (after sharding).") var limit: Int?
-    @Option(help: "Masks for --method relax.") var relaxMasks = 2048
+    @Option(help: "Masks for --method relax (default 2048).") var relaxMasks: Int?
     @Flag(help: "Join the results files given as arguments into --output and summarise them.") var merge = false
     @Argument(help: "Results files to merge (with --merge).") var files: [String] = []
     @OptionGroup var preprocess: PreprocessingOptions
@@ -43,6 +43,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try reporting(memory) {
             if let markdown { try checkWritable(markdown) }
+            if relaxMasks != nil && !methods.contains(.relax) { warn("--relax-masks does not apply without --method relax; ignored") }
             let htmlPath = html ? ((output as NSString).deletingPathExtension + ".html") : nil
             if let htmlPath { try checkWritable(htmlPath) }
             if merge { return try mergeResults() }
@@ -66,7 +67,7 @@ struct EvalCommand: ParsableCommand {
             let done = FileManager.default.fileExists(atPath: output) ? try ResultsFile.read(output) : []
             let skip = Set(done.map(\.key))
             let chosen = (methods.isEmpty ? [.lafam] : methods).map { name in
-                SaliencyMethod(name, relax: RELAX(mode: .lafamPaper, masks: relaxMasks))
+                SaliencyMethod(name, relax: RELAX(mode: .lafamPaper, masks: relaxMasks ?? 2048))
             }
             var evaluation = Evaluation(model: m, methods: chosen, nodes: node, preprocessing: try preprocess.preprocessing(for: m),
                                         maskSource: maskClass.map { .vocClass($0) } ?? .binary, topK: topK, ties: tieRule)
@@ -98,7 +99,7 @@ struct EvalCommand: ParsableCommand {
                 if !json { print("report → \(htmlPath)") }
             }
             var options: [String: Any] = ["methods": (methods.isEmpty ? [.lafam] : methods).map(\.rawValue), "nodes": node,
-                                          "topK": topK, "ties": ties, "relaxMasks": relaxMasks]
+                                          "topK": topK, "ties": ties, "relaxMasks": relaxMasks ?? 2048]
             if let maskClass { options["maskClass"] = maskClass }
             if let shard { options["shard"] = shard }
             if let limit { options["limit"] = limit }

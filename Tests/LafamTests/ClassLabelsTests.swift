@@ -28,6 +28,9 @@ final class ClassLabelsTests: XCTestCase {
     func testModelNamesThenImageNetForThousandClasses() throws {
         let mobilenet = try Model(path: Fixtures.mobilenet)
         XCTAssertEqual(ClassLabels.of(mobilenet, classes: 1000)?.source, "model metadata")
+        // Names, not value indices, where users see targets.
+        XCTAssertEqual(mobilenet.defaultTargetName, "/features/features.18/features.18.2/Clip_output_0")
+        XCTAssertEqual(mobilenet.defaultEmbeddingName, "/GlobalAveragePool_output_0")
         let bare = try Model(path: Fixtures.path("models/classifier_1000_no_names.onnx"))
         XCTAssertNil(bare.classNames)
         XCTAssertEqual(ClassLabels.of(bare, classes: 1000), .imageNet1k)

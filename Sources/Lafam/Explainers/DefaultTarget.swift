@@ -35,4 +35,10 @@ extension Model {
         }
         return target
     }
+
+    /// The name of the tensor `defaultTarget` designates (what users see and type), if any.
+    public var defaultTargetName: String? { defaultTarget.map { graph.values[$0].name } }
+
+    /// The name of the tensor `defaultEmbedding` designates, if any.
+    public var defaultEmbeddingName: String? { defaultEmbedding.map { graph.values[$0].name } }
 }
