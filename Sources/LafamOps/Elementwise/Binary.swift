@@ -2,12 +2,14 @@ import Foundation
 import LafamGraph
 import LafamTensor
 
-/// Two-input arithmetic with numpy broadcasting (Add, Sub, Mul, Div, Pow on float32 or int64;
-/// Pow's result has the base's type), and the n-ary Sum.
+/// Two-input arithmetic with numpy broadcasting (Add, Sub, Mul, Div, Pow, Mod on float32 or
+/// int64; Pow's result has the base's type), and the n-ary Sum.
 struct Binary: ChannelAffine {
     var inputArity: ClosedRange<Int> { variadic ? 1...Int.max : 2...2 }
 
-    enum Kind { case add, sub, mul, div, pow, max, min, prelu }
+    /// `mod` is Mod with fmod=0 (integers: the remainder takes the divisor's sign, as Python's
+    /// `%`); `fmod` is Mod with fmod=1 (the dividend's sign, as C's `fmod` and `%`).
+    enum Kind { case add, sub, mul, div, pow, max, min, prelu, mod, fmod }
     let kind: Kind
     let variadic: Bool
 
@@ -23,6 +25,9 @@ struct Binary: ChannelAffine {
             for f in present.dropFirst() where f.dtype != present[0].dtype {
                 throw OpError("type mismatch: inputs are \(present[0].dtype) and \(f.dtype)")
             }
+        }
+        if kind == .mod, present[0].dtype.isFloatingPoint {
+            throw OpError("Mod of \(present[0].dtype) inputs needs fmod=1 (the ONNX specification allows fmod=0 for integers only)")
         }
         var shape: [Dim]? = present[0].shape
         for f in present.dropFirst() {
@@ -94,7 +99,7 @@ struct Binary: ChannelAffine {
             return Tensor(uncheckedShape: shape, doubles: broadcastMap(x, a.shape, b.asDoubles, b.shape, shape, Foundation.pow))
         case let (.int64(x), .int64(y)) where kind != .pow || !b.dtype.isFloatingPoint:
             let unsigned = a.dtype == .uint64
-            if kind == .div, y.contains(0) { throw OpError("integer division by zero") }
+            if kind == .div || kind == .mod || kind == .fmod, y.contains(0) { throw OpError("integer division by zero") }
             return Tensor(uncheckedShape: shape, int64s: broadcastMap(x, a.shape, y, b.shape, shape) { Binary.intOp(kind, $0, $1, unsigned: unsigned) ?? 0 })
         case (.int64, _) where kind == .pow:
             // An integer base to a floating exponent: computed in float64, truncated to the base's type.
@@ -116,6 +121,12 @@ struct Binary: ChannelAffine {
         case .max: return broadcastMap(x, xs, y, ys, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
         case .min: return broadcastMap(x, xs, y, ys, shape) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
         case .prelu: return broadcastMap(x, xs, y, ys, shape) { $0 < 0 ? $0 * $1 : $0 }
+        case .fmod: return broadcastMap(x, xs, y, ys, shape) { $0.truncatingRemainder(dividingBy: $1) }
+        case .mod:
+            return broadcastMap(x, xs, y, ys, shape) { a, b in
+                let r = a.truncatingRemainder(dividingBy: b)
+                return r != 0 && (r < 0) != (b < 0) ? r + b : r
+            }
         }
     }
 
@@ -133,6 +144,7 @@ struct Binary: ChannelAffine {
             let (p, q) = (UInt64(bitPattern: x), UInt64(bitPattern: y))
             switch kind {
             case .div: return q == 0 ? nil : Int64(bitPattern: p / q)
+            case .mod, .fmod: return q == 0 ? nil : Int64(bitPattern: p % q)
             case .max: return Int64(bitPattern: Swift.max(p, q))
             case .min: return Int64(bitPattern: Swift.min(p, q))
             default: break
@@ -146,6 +158,11 @@ struct Binary: ChannelAffine {
         case .max: return Swift.max(x, y)
         case .min: return Swift.min(x, y)
         case .prelu: return x < 0 ? x &* y : x
+        case .fmod: return y == 0 ? nil : (y == -1 ? 0 : x % y)
+        case .mod:
+            guard y != 0 else { return nil }
+            let r = y == -1 ? 0 : x % y
+            return r != 0 && (r < 0) != (y < 0) ? r + y : r
         case .pow:
             guard y >= 0 else { return x == 1 ? 1 : (x == -1 ? (y % 2 == 0 ? 1 : -1) : 0) }
             var result: Int64 = 1, base = x, e = y
@@ -198,6 +215,9 @@ extension Binary: Differentiable {
         case .max: da = partial { a, b, _, g in a >= b ? g : 0 }; db = partial { a, b, _, g in a >= b ? 0 : g }
         case .min: da = partial { a, b, _, g in a <= b ? g : 0 }; db = partial { a, b, _, g in a <= b ? 0 : g }
         case .prelu: da = partial { a, b, _, g in a < 0 ? g * b : g }; db = partial { a, _, _, g in a < 0 ? g * a : 0 }
+        // a mod b = a − b·q with q = ⌊a/b⌋ (mod) or trunc(a/b) (fmod), piecewise constant in a and b.
+        case .mod: da = gv; db = partial { a, b, _, g in -g * (a / b).rounded(.down) }
+        case .fmod: da = gv; db = partial { a, b, _, g in -g * (a / b).rounded(.towardZero) }
         }
         return [
             wanted[0] ? try reduceToShape(Tensor(uncheckedShape: y.shape, floats: da), a.shape) : nil,

@@ -1,7 +1,7 @@
 import LafamGraph
 import LafamTensor
 
-/// Identity, and Dropout in inference mode (the optional mask output is all true).
+/// Identity, and Dropout in inference mode or with a ratio of 0 (the optional mask output is all true).
 struct PassThrough: Operator {
     var inputArity: ClosedRange<Int> { isDropout ? 1...3 : 1...1 }
 
@@ -20,8 +20,12 @@ struct PassThrough: Operator {
         let x = try required(inputs, 0, "input")
         guard isDropout else { return [x] }
         if let training = optional(inputs, 2) {
-            guard let t = training.constant, t.dtype == .bool, !t.bools.contains(true) else {
-                throw OpError(unsupported: "training_mode must be a constant false; lafam runs inference only")
+            // Training mode with a ratio of exactly 0 drops nothing (torchvision's Swin exports
+            // attention dropout so): the identity, as in inference.
+            let ratio = optional(inputs, 1)?.constant
+            let dropsNothing = ratio.map { $0.count == 1 && $0.asDoubles == [0] } ?? false
+            guard let t = training.constant, t.dtype == .bool, !t.bools.contains(true) || dropsNothing else {
+                throw OpError(unsupported: "training_mode must be a constant false (or the ratio 0); lafam runs inference only")
             }
         }
         return [facts(x.dtype, x.shape), facts(.bool, x.shape)]

@@ -19,7 +19,11 @@ struct Reshape: Operator {
         try expect(s, [.int64], "shape")
         try expectRank(s, 1, "shape")
         guard let target = s.elements else { return [facts(x.dtype, s.shape?[0].value.map { [Dim](repeating: .unknown, count: $0) })] }
-        return [facts(x.dtype, try Reshape.resolve(target, input: x.shape, allowZero: allowZero))]
+        var out = facts(x.dtype, try Reshape.resolve(target, input: x.shape, allowZero: allowZero))
+        // A shape vector reshaped to a vector (`Reshape(v, [-1])` in exported shape chains) keeps
+        // its symbolic elements.
+        if let e = x.elements, out.shape == [.known(e.count)] { out.elements = e }
+        return [out]
     }
 
     /// The output shape for a target with 0/−1 entries, over possibly symbolic input dims.

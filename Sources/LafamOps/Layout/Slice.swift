@@ -55,10 +55,18 @@ struct Slice: Operator {
             let parts = (1...4).map { optional(inputs, $0) }
             guard parts[0] != nil, parts[1] != nil else { throw OpError("inputs starts and ends are required") }
             for p in parts.compactMap({ $0 }) { try expect(p, DType.indices, "slice parameter") }
-            guard parts.allSatisfy({ $0 == nil || $0?.constant != nil }) else {
+            // Constants, or shape vectors whose elements are all known (not folded because they
+            // come from a Shape of a dynamic tensor).
+            func values(_ f: ValueFacts?) -> [Int]? {
+                guard let f else { return nil }
+                if let c = f.constant { return c.asInts }
+                guard let e = f.elements, e.allSatisfy({ $0.value != nil }) else { return nil }
+                return e.map { $0.value! }
+            }
+            guard parts.allSatisfy({ $0 == nil || values($0) != nil }) else {
                 return [facts(x.dtype, x.shape.map { $0.map { _ in .unknown } })]
             }
-            params = (parts[0]!.constant!.asInts, parts[1]!.constant!.asInts, parts[2]?.constant?.asInts, parts[3]?.constant?.asInts)
+            params = (values(parts[0])!, values(parts[1])!, values(parts[2]), values(parts[3]))
         }
         if params.steps?.contains(0) == true { throw OpError("slice step must not be 0") }
         guard let s = x.shape else { return [facts(x.dtype, nil)] }
@@ -69,7 +77,16 @@ struct Slice: Operator {
         if let concrete = s.concrete {
             out = try Slice.plan(shape: concrete, starts: params.starts, ends: params.ends, axes: axes, steps: params.steps).shape.map { .known($0) }
         } else {
-            for a in axes { out[a] = .unknown }
+            // Axes of known size slice as usual; a sliced symbolic or unknown axis becomes unknown.
+            guard params.starts.count == axes.count, params.ends.count == axes.count,
+                  params.steps == nil || params.steps?.count == axes.count else {
+                throw OpError("starts, ends, axes and steps must have the same length")
+            }
+            for (k, a) in axes.enumerated() {
+                guard let n = s[a].value else { out[a] = .unknown; continue }
+                out[a] = .known(try Slice.plan(shape: [n], starts: [params.starts[k]], ends: [params.ends[k]], axes: [0],
+                                               steps: params.steps.map { [$0[k]] }).shape[0])
+            }
         }
         var result = facts(x.dtype, out)
         if let e = x.elements, s.count == 1, let plan = try? Slice.plan(shape: [e.count], starts: params.starts, ends: params.ends, axes: axes, steps: params.steps) {

@@ -13,7 +13,23 @@ struct Compare: Operator {
         guard a.dtype == b.dtype else { throw OpError("type mismatch: \(a.dtype) and \(b.dtype)") }
         if (a.dtype == .bool || a.dtype == .string) && kind != .equal { throw OpError("ordering comparisons need numbers, got \(a.dtype)") }
         guard let sa = a.shape, let sb = b.shape else { return [facts(.bool, nil)] }
-        return [facts(.bool, try broadcast(sa, sb))]
+        var out = facts(.bool, try broadcast(sa, sb))
+        if kind == .equal, let x = a.elements, let y = b.elements, x.count == y.count || y.count == 1 {
+            out.elements = zip(x, y.count == 1 ? [Dim](repeating: y[0], count: x.count) : y).map(Compare.equal)
+        }
+        return [out]
+    }
+
+    /// Equal on the elements of symbolic shape vectors, as 1 (true), 0 (false) or unknown: a
+    /// dimension is never negative, so `batch == -1` is false (the test exported `expand(n, -1, -1)`
+    /// makes before a Where).
+    static func equal(_ x: Dim, _ y: Dim) -> Dim {
+        switch (x, y) {
+        case let (.known(p), .known(q)): return .known(p == q ? 1 : 0)
+        case let (.symbol(p), .symbol(q)) where p == q: return .known(1)
+        case let (.symbol, .known(q)) where q < 0, let (.known(q), .symbol) where q < 0: return .known(0)
+        default: return .unknown
+        }
     }
 
     func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {

@@ -10,7 +10,13 @@ struct Where: Operator {
         try expect(c, [.bool], "condition")
         guard x.dtype == y.dtype else { throw OpError("type mismatch: X is \(x.dtype), Y is \(y.dtype)") }
         guard let sc = c.shape, let sx = x.shape, let sy = y.shape else { return [facts(x.dtype, nil)] }
-        return [facts(x.dtype, try broadcast(broadcast(sc, sx), sy))]
+        var out = facts(x.dtype, try broadcast(broadcast(sc, sx), sy))
+        // Shape vectors chosen elementwise by a condition known from their facts (`Compare.equal`).
+        if let pick = c.elements, let e = x.elements, let f = y.elements, pick.count == e.count, e.count == f.count,
+           pick.allSatisfy({ $0 == .known(0) || $0 == .known(1) }) {
+            out.elements = pick.indices.map { pick[$0] == .known(1) ? e[$0] : f[$0] }
+        }
+        return [out]
     }
 
     func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {

@@ -29,6 +29,7 @@ extension OperatorRegistry {
         r.register("Mul") { _ in Binary(kind: .mul, variadic: false) }
         r.register("Div") { _ in Binary(kind: .div, variadic: false) }
         r.register("Pow") { _ in Binary(kind: .pow, variadic: false) }
+        r.register("Mod") { node in Binary(kind: try node.int("fmod", default: 0) != 0 ? .fmod : .mod, variadic: false) }
         r.register("Sum") { _ in Binary(kind: .add, variadic: true) }
         r.register("Mean") { _ in Binary(kind: .add, variadic: true, isMean: true) }
         r.register("Max") { _ in Binary(kind: .max, variadic: true) }
@@ -55,6 +56,7 @@ extension OperatorRegistry {
         r.register("Split") { try Split($0) }
         r.register("Slice") { try Slice($0) }
         r.register("Gather") { try Gather($0) }
+        r.register("ScatterND") { try ScatterND($0) }
         r.register("Pad") { try Pad($0) }
         r.register("Shape") { try ShapeOp($0) }
         r.register("Constant") { try ConstantOp($0) }
