@@ -238,6 +238,7 @@ def build_torchvision(name, photos):
         notes.append(f"no BatchNorm: {n} Conv/Linear layers rescaled to unit output std on {BN_BATCH} photo crops")
     return dict(model=model, shape=(3, size, size), mean=IMAGENET_MEAN, std=IMAGENET_STD,
                 inputs=["input"], outputs=["logits"], dynamic_spatial=False, class_names=None,
+                export_with_grad=name in TRANSFORMER_HEADS,
                 source=f"torchvision {torchvision.__version__.split('+')[0]} {name}, random init "
                        f"(seed crc32('{name}')), " + "; ".join(notes))
 
@@ -284,7 +285,9 @@ def export_one(spec, opset):
     for n in spec["outputs"]:
         axes[n] = {0: "batch", 2: "out_height", 3: "out_width"} if (spec["dynamic_spatial"]) else {0: "batch"}
     buf = io.BytesIO()
-    with torch.no_grad():
+    # Without gradients nn.MultiheadAttention takes its fused fast path (aten::_native_multi_head_
+    # attention), which the exporter cannot write: the transformers export with gradients on.
+    with torch.set_grad_enabled(spec.get("export_with_grad", False)):
         torch.onnx.export(spec["model"], dummy, buf, export_params=True, opset_version=opset,
                           do_constant_folding=True, input_names=spec["inputs"], output_names=spec["outputs"],
                           dynamic_axes=axes)

@@ -76,7 +76,8 @@ def main():
         "",
         "Every Conv and activation output (taps) and the model outputs, batch 1 and 4, real photos; pass when "
         "max|lafam − onnxruntime| ≤ 1e-4 × max(1, max|onnxruntime|) per tensor. torchvision models have random "
-        "weights with BatchNorm statistics re-estimated on real photos (tools/parity/export_architectures.py); "
+        "weights with BatchNorm statistics re-estimated on real photos (tools/parity/export_architectures.py; the "
+        "transformers ViT-B/16, ViT-B/32, Swin-T and Swin-S with a re-initialised classifier head); "
         "EfficientNet-Lite0, the MTCNN nets and PP-OCR carry real weights.",
         "",
         parity,
