@@ -36,8 +36,13 @@ struct InspectionReport {
     struct ConvRow {
         let node: String, output: String, kernel: [Int], strides: [Int], group: Int, outputShape: [Dim]?
     }
+    /// A vision transformer's token tensor (a LayerNorm or residual output) and its patch grid.
+    struct TokenRow {
+        let node: String, output: String, shape: [Dim]?, layout: TokenLayout
+    }
     let model: Model
     let convs: [ConvRow]
+    let tokens: [TokenRow]
     let target: Int?
 
     init(_ model: Model) {
@@ -51,6 +56,15 @@ struct InspectionReport {
             if case .int(let v)? = n.attributes["group"] { group = v }
             return ConvRow(node: n.name, output: g.values[n.outputs[0]].name, kernel: kernel,
                            strides: ints("strides") ?? [1, 1], group: group, outputShape: g.values[n.outputs[0]].facts?.shape)
+        }
+        // LayerNorm outputs and residual sums (an Add of two token tensors, not a bias add).
+        tokens = g.nodes.filter { n in
+            !n.isFolded && (n.opType == "LayerNormalization"
+                || (n.opType == "Add" && n.inputs.allSatisfy { $0.map { g.tokenLayout(of: $0) != nil } ?? false }))
+        }.compactMap { n in
+            let v = n.outputs[0]
+            guard let layout = g.tokenLayout(of: v), layout.order == .batchFirst else { return nil }
+            return TokenRow(node: n.name, output: g.values[v].name, shape: g.values[v].facts?.shape, layout: layout)
         }
         target = model.defaultTarget
     }
@@ -79,6 +93,10 @@ struct InspectionReport {
                  "kernel": c.kernel, "strides": c.strides, "group": c.group]
             },
         ]
+        out["tokenTensors"] = tokens.map { t -> [String: Any] in
+            ["node": t.node, "output": t.output, "shape": jsonShape(t.shape), "grid": [t.layout.height, t.layout.width],
+             "skip": t.layout.skip]
+        }
         if let t = targetInfo {
             out["defaultTarget"] = ["node": t.node, "tensor": t.tensor, "shape": jsonShape(t.shape)]
         } else {
@@ -108,13 +126,24 @@ struct InspectionReport {
              c.strides.map(String.init).joined(separator: ","), String(c.group), describe(c.outputShape)]
         }
         let marked = markedConv
-        for i in rows.indices { rows[i][0] = (i == marked ? "* " : "  ") + rows[i][0] }
-        let all = [["  " + header[0]] + header.dropFirst()] + rows
-        let widths = (0..<header.count).map { col in all.map { $0[col].count }.max() ?? 0 }
-        for r in all {
-            lines.append(r.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        for i in rows.indices { rows[i][0] = (i == marked && tokens.isEmpty ? "* " : "  ") + rows[i][0] }
+        lines += Self.table(header: header, rows: rows)
+        if let layout = tokens.first?.layout {
+            lines.append("")
+            lines.append("\(tokens.count) token tensors, LayerNorm and residual outputs (\(layout); * = the default target):")
+            let targetName = targetInfo?.tensor
+            lines += Self.table(header: ["node", "output", "shape"], rows: tokens.map { t in
+                [(t.output == targetName ? "* " : "  ") + t.node, t.output, describe(t.shape)]
+            })
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Rows under a header, columns padded to their widest cell (the header indented like unmarked rows).
+    private static func table(header: [String], rows: [[String]]) -> [String] {
+        let all = [["  " + header[0]] + header.dropFirst()] + rows
+        let widths = (0..<header.count).map { col in all.map { $0[col].count }.max() ?? 0 }
+        return all.map { r in r.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
     }
 
     /// The last Conv at or before the default target's producer: the conv whose activation the

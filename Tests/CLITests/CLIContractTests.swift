@@ -254,6 +254,27 @@ final class CLIContractTests: CLITestCase {
         XCTAssertTrue(relax.stdout.contains("relax at /GlobalAveragePool_output_0"), "--node is not the embedding: \(relax.stdout)")
     }
 
+    /// inspect lists a vision transformer's token tensors with their grid and marks the default
+    /// target; run explains it there.
+    func testInspectAndRunOnAVisionTransformer() throws {
+        let vit = Fixtures.path("models/tiny_vit.onnx")
+        let r = try lafam(["inspect", "--json", vit])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let tokens = object["tokenTensors"] as! [[String: Any]]
+        XCTAssertEqual(tokens.count, 9, "ln_1, residual, ln_2, residual per block, and the final norm")
+        XCTAssertEqual(tokens[0]["grid"] as? [Int], [4, 4])
+        XCTAssertEqual(tokens[0]["skip"] as? Int, 1)
+        XCTAssertEqual((object["defaultTarget"] as! [String: Any])["tensor"] as? String,
+                       "/encoder/layers/encoder_layer_1/ln_1/LayerNormalization_output_0")
+        let text = try lafam(["inspect", vit])
+        XCTAssertTrue(text.stdout.contains("9 token tensors, LayerNorm and residual outputs (grid 4×4, 1 token skipped"), text.stdout)
+        let dir = try temporaryFolder()
+        let run = try lafam(["run", "-m", vit, "--output", dir, "--method", "lafam", "--method", "gradcam", "--size", "32", coffee])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("lafam at /encoder/layers/encoder_layer_1/ln_1/LayerNormalization_output_0"), run.stdout)
+    }
+
     /// manifest.json records each run into the folder: version, model and its SHA-256, options, files.
     func testManifestRecordsEveryRun() throws {
         let dir = try temporaryFolder()

@@ -23,7 +23,34 @@ extension Model {
                 continue
             }
         }
-        return g.values.indices.last(where: isSpatialMap)
+        return transformerTarget ?? g.values.indices.last(where: isSpatialMap)
+    }
+
+    /// For a vision transformer without spatial pooling (ViT, DeiT): the input of its last
+    /// attention — the tokens the last block's first LayerNorm gives, pytorch-grad-cam's
+    /// `blocks[-1].norm1` — found by walking back from the last Softmax to the nearest token
+    /// tensor (`Graph.tokenLayout(of:)`), preferring a LayerNormalization output, then a
+    /// batch-first one. The last block's output would not do for gradient methods: after the
+    /// last attention the patch tokens no longer reach the class token, so their gradients are 0.
+    private var transformerTarget: Int? {
+        let g = graph
+        guard let softmax = g.nodes.last(where: { $0.opType == "Softmax" }) else { return nil }
+        var frontier = softmax.inputs.compactMap { $0 }, seen = Set(frontier)
+        var found: [Int] = []
+        // Back through the attention's own ops (projections, head reshapes, transposes) to the block's
+        // input, not further: a few dozen steps.
+        for _ in 0..<24 where !frontier.isEmpty {
+            var next: [Int] = []
+            for v in frontier {
+                if g.tokenLayout(of: v) != nil { found.append(v) }
+                guard let p = g.values[v].producer else { continue }
+                for case let u? in g.nodes[p].inputs where seen.insert(u).inserted { next.append(u) }
+            }
+            frontier = next
+        }
+        return found.first { g.values[$0].producer.map { g.nodes[$0].opType == "LayerNormalization" } ?? false }
+            ?? found.first { g.tokenLayout(of: $0)?.order == .batchFirst }
+            ?? found.first
     }
 
     /// The embedding a label-free method compares when none is named: the output of the global

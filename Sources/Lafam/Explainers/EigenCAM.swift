@@ -20,14 +20,13 @@ public struct EigenCAM: Explainer {
     /// The method's name: `eigencam`.
     public var name: String { "eigencam" }
 
-    /// Explains a batch with one forward pass tapping the target layer, which must be a 4-D
-    /// float32 N×C×H×W activation.
+    /// Explains a batch with one forward pass tapping the target layer: a 4-D float32 N×C×H×W
+    /// activation, or a vision transformer's token tensor (folded to its patch grid).
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
         let layer = try resolveTarget(target, in: model, method: name)
         let size = try inputSize(input, model: model)
         let result = try model.run(input, taps: [layer])
-        let a = result.taps[layer]!
-        try requireFeatureMap(a, name: layer, method: "EigenCAM")
+        let a = try featureMap(result.taps[layer]!, name: layer, model: model, method: "EigenCAM")
         let raw = Tensor(uncheckedShape: [a.shape[0], a.shape[2], a.shape[3]], floats: projection(a).map { max($0, 0) })
         return try Explanation(method: name, targetTensor: layer, raw: raw,
                            maps: postprocessing.apply(raw, height: size.height, width: size.width, upsampling: upsampling),

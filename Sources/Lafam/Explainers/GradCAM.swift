@@ -50,8 +50,9 @@ public struct GradCAM: Explainer {
         let size = try inputSize(input, model: model)
         let result = try model.gradients(input, target: gradientTarget, withRespectTo: names)
         return try names.map { layer in
-            let a = result.values[layer]!, g = result.gradients[layer]!
-            try requireFeatureMap(a, name: layer, method: variant.rawValue)
+            // Token tensors fold to their patch grid, activation and gradient alike.
+            let a = try featureMap(result.values[layer]!, name: layer, model: model, method: variant.rawValue)
+            let g = try featureMap(result.gradients[layer]!, name: layer, model: model, method: variant.rawValue)
             let raw = rawMap(activations: a, gradients: g)
             let maps = postprocessing.apply(raw, height: size.height, width: size.width, upsampling: upsampling)
             return try Explanation(method: name, targetTensor: layer, raw: raw, maps: maps, outputs: result.outputs, classes: result.classes)

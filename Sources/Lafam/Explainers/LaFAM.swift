@@ -30,13 +30,13 @@ public struct LaFAM: Explainer {
     /// The method's name: `lafam`.
     public var name: String { "lafam" }
 
-    /// Explains a batch with one forward pass tapping the target layer, which must be a 4-D
-    /// float32 N×C×H×W activation.
+    /// Explains a batch with one forward pass tapping the target layer: a 4-D float32 N×C×H×W
+    /// activation, or a vision transformer's token tensor (folded to its patch grid).
     public func explain(_ input: Tensor, model: Model, target: String?) throws -> Explanation {
         let targetName = try resolveTarget(target, in: model, method: name)
         let size = try inputSize(input, model: model)
         let result = try model.run(input, taps: [targetName])
-        let raw = try channelMean(result.taps[targetName]!, name: targetName)
+        let raw = try channelMean(try featureMap(result.taps[targetName]!, name: targetName, model: model, method: "LaFAM"), name: targetName)
         let maps = SaliencyMaps.upsample(SaliencyMaps.minMaxNormalize(raw, epsilon: epsilon),
                                          height: size.height, width: size.width, mode: upsampling)
         return try Explanation(method: name, targetTensor: targetName, raw: raw, maps: maps, outputs: result.outputs)

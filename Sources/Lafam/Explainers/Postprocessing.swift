@@ -36,3 +36,17 @@ func requireFeatureMap(_ a: Tensor, name: String, method: String) throws {
         throw LafamError.invalidArgument("\(method) needs a 4-D float32 N×C×H×W activation; '\(name)' is \(a.dtype) with shape \(a.shape)")
     }
 }
+
+/// Tensor `name` of `model` (an activation or its gradient) as an N×C×H×W feature map: a 4-D
+/// tensor as it is; a vision transformer's token tensor folded to its patch grid, the class and
+/// other leading tokens dropped (`Graph.tokenLayout(of:)`).
+func featureMap(_ a: Tensor, name: String, model: Model, method: String) throws -> Tensor {
+    if a.rank == 3, a.dtype == .float32, let v = model.graph.valueIndex[name], let layout = model.graph.tokenLayout(of: v) {
+        return try layout.fold(a)
+    }
+    guard a.rank == 4, a.dtype == .float32 else {
+        throw LafamError.invalidArgument("\(method) needs a 4-D float32 N×C×H×W activation or a vision transformer's token tensor "
+            + "after a patch embedding; '\(name)' is \(a.dtype) with shape \(a.shape)")
+    }
+    return a
+}

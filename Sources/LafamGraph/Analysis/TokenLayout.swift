@@ -1,0 +1,113 @@
+import LafamTensor
+
+/// How a vision transformer's token tensor maps to an image grid: which of its tokens are patches
+/// (the first `skip` are class, distillation or register tokens), the grid of patches and the
+/// tensor's axis order. Derived from the graph's structure and shapes (`Graph.tokenLayout(of:)`),
+/// never from node names; a caller may also give one.
+public struct TokenLayout: Sendable, Equatable, CustomStringConvertible {
+    /// Where the batch axis is: `[N, T, C]` (batch first) or `[T, N, C]` (sequence first, as
+    /// torch's attention works inside).
+    public enum Order: String, Sendable { case batchFirst, sequenceFirst }
+
+    /// The axis order of the token tensor.
+    public var order: Order
+    /// Leading tokens that are not patches (class, distillation, register tokens).
+    public var skip: Int
+    /// Patch rows of the grid.
+    public var height: Int
+    /// Patch columns of the grid.
+    public var width: Int
+
+    /// A layout of `height`×`width` patches after `skip` other tokens.
+    public init(order: Order = .batchFirst, skip: Int, height: Int, width: Int) {
+        self.order = order
+        self.skip = skip
+        self.height = height
+        self.width = width
+    }
+
+    /// "grid 14×14, 1 token skipped" and the axis order.
+    public var description: String {
+        "grid \(height)×\(width), \(skip) token\(skip == 1 ? "" : "s") skipped" + (order == .sequenceFirst ? ", sequence first" : "")
+    }
+
+    /// The tokens a tensor of this layout holds: `skip` plus the patches.
+    public var tokenCount: Int { skip + height * width }
+
+    /// The patch tokens of `tokens` as a feature map `[N, C, height, width]` (the other tokens
+    /// dropped), what a CNN layer's activation looks like to the explainers.
+    public func fold(_ tokens: Tensor) throws -> Tensor {
+        guard tokens.rank == 3 else { throw TensorError("a token tensor is 3-D, got shape \(tokens.shape)") }
+        let (n, t, c) = order == .batchFirst ? (tokens.shape[0], tokens.shape[1], tokens.shape[2])
+                                             : (tokens.shape[1], tokens.shape[0], tokens.shape[2])
+        guard t == tokenCount else {
+            throw TensorError("a token tensor of shape \(tokens.shape) does not hold \(skip) + \(height)×\(width) tokens")
+        }
+        let values = try tokens.floatValues()
+        let plane = height * width
+        var out = [Float](repeating: 0, count: n * c * plane)
+        for image in 0..<n {
+            for p in 0..<plane {
+                let token = skip + p
+                let source = order == .batchFirst ? (image * t + token) * c : (token * n + image) * c
+                for channel in 0..<c { out[(image * c + channel) * plane + p] = values[source + channel] }
+            }
+        }
+        return try Tensor(shape: [n, c, height, width], floats: out)
+    }
+}
+
+extension Graph {
+    /// Patch embeddings: Conv nodes whose kernel equals their stride and that have no padding
+    /// (ViT's `conv_proj`, Swin's patch partition), with their output grid, by output value.
+    public var patchGrids: [Int: (height: Int, width: Int)] {
+        var grids: [Int: (height: Int, width: Int)] = [:]
+        for node in nodes where node.opType == "Conv" && node.domain.isEmpty {
+            guard case .ints(let kernel)? = node.attributes["kernel_shape"], kernel.count == 2,
+                  case .ints(let strides)? = node.attributes["strides"], strides == kernel, kernel.allSatisfy({ $0 > 1 }) else { continue }
+            if case .ints(let pads)? = node.attributes["pads"], pads.contains(where: { $0 != 0 }) { continue }
+            let out = node.outputs[0]
+            guard let shape = values[out].facts?.shape, shape.count == 4,
+                  let h = shape[2].value, let w = shape[3].value, h * w > 1 else { continue }
+            grids[out] = (h, w)
+        }
+        return grids
+    }
+
+    /// The token layout of value `v`: a 3-D `[N, T, C]` or `[T, N, C]` tensor downstream of a
+    /// patch embedding whose T is the grid's patches plus at most 8 leading tokens. Nil when
+    /// the shape does not say so (a user may still give a layout).
+    public func tokenLayout(of v: Int) -> TokenLayout? {
+        guard let shape = values[v].facts?.shape, shape.count == 3, let c = shape[2].value, c > 0 else { return nil }
+        let grids = patchGrids
+        guard !grids.isEmpty else { return nil }
+        let producedAfter = descendants(of: Array(grids.keys))
+        guard producedAfter.contains(v) else { return nil }
+        // The batch axis is the model's batch symbol (or a known size when the batch is static);
+        // an unknown leading axis is a product such as batch·heads (attention internals), and a
+        // last axis as long as the sequence is a token × token score matrix, not channels.
+        var candidates: [(TokenLayout.Order, Int)] = []
+        switch (shape[0], shape[1]) {
+        case let (.symbol, .known(t)): candidates = [(.batchFirst, t)]
+        case let (.known(t), .symbol): candidates = [(.sequenceFirst, t)]
+        case let (.known(n), .known(t)): candidates = [(.batchFirst, t), (.sequenceFirst, n)]
+        default: return nil
+        }
+        for (order, t) in candidates where t != c {
+            for grid in grids.values.sorted(by: { $0.height * $0.width > $1.height * $1.width }) {
+                let skip = t - grid.height * grid.width
+                if (0...8).contains(skip) { return TokenLayout(order: order, skip: skip, height: grid.height, width: grid.width) }
+            }
+        }
+        return nil
+    }
+
+    /// Values computed (directly or not) from any of `sources`, the sources included.
+    func descendants(of sources: [Int]) -> Set<Int> {
+        var reached = Set(sources)
+        for node in nodes where node.inputs.contains(where: { $0.map(reached.contains) ?? false }) {
+            reached.formUnion(node.outputs)
+        }
+        return reached
+    }
+}

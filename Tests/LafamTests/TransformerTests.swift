@@ -1,0 +1,76 @@
+import Foundation
+import Lafam
+import LafamTestSupport
+import XCTest
+
+/// Vision transformers: token tensors found from the graph, folded to their patch grid, the
+/// default target, and explainers on tokens equal to folding by hand (a tiny torchvision ViT).
+final class TransformerTests: XCTestCase {
+    let path = Fixtures.path("models/tiny_vit.onnx")
+
+    func testRunsLikeOnnxruntime() throws {
+        let model = try Model(path: path, options: ModelOptions(threads: 1))
+        XCTAssertEqual(model.outputs[0].shape, [.symbol("batch"), .known(10)])
+        let x = try Fixtures.tensor("models/tiny_vit.input_0.npy")
+        let y = try model.run(x).outputs["logits"]!
+        XCTAssertNil(mismatch(y, try Fixtures.tensor("models/tiny_vit.output_0.npy")))
+    }
+
+    func testTokenLayoutsFromTheGraph() throws {
+        let g = try Model(path: path).graph
+        XCTAssertEqual(g.patchGrids.values.map { [$0.height, $0.width] }, [[4, 4]])
+        let block = try g.resolveTensor("/encoder/layers/encoder_layer_1/ln_1/LayerNormalization")
+        XCTAssertEqual(g.tokenLayout(of: block), TokenLayout(order: .batchFirst, skip: 1, height: 4, width: 4))
+        // Inside attention torch works sequence first: [17, batch, 16].
+        let inside = g.values.indices.first { g.values[$0].facts?.shape == [.known(17), .symbol("batch"), .known(16)] }
+        XCTAssertNotNil(inside)
+        XCTAssertEqual(inside.flatMap(g.tokenLayout(of:))?.order, .sequenceFirst)
+        // Not tokens: the patch embedding itself, the attention scores, the logits.
+        XCTAssertNil(g.tokenLayout(of: try g.resolveTensor("/conv_proj/Conv")))
+        XCTAssertNil(g.tokenLayout(of: g.outputs[0]))
+        let scores = g.values.indices.first { g.values[$0].facts?.shape?.suffix(2) == [.known(17), .known(17)] }
+        XCTAssertNil(scores.flatMap(g.tokenLayout(of:)))
+    }
+
+    func testFoldingDropsTheClassTokenAndKeepsPatchOrder() throws {
+        // Batch 1, 1 + 2×2 tokens of 3 channels: token t has channel values 10·t + c.
+        let tokens = try Tensor(shape: [1, 5, 3], floats: (0..<5).flatMap { t in (0..<3).map { Float(10 * t + $0) } })
+        let map = try TokenLayout(skip: 1, height: 2, width: 2).fold(tokens)
+        XCTAssertEqual(map.shape, [1, 3, 2, 2])
+        XCTAssertEqual(try map.floatValues(), [10, 20, 30, 40, 11, 21, 31, 41, 12, 22, 32, 42])
+        let sequenceFirst = try Tensor(shape: [5, 1, 3], floats: try tokens.floatValues())
+        XCTAssertEqual(try TokenLayout(order: .sequenceFirst, skip: 1, height: 2, width: 2).fold(sequenceFirst).floatValues(), try map.floatValues())
+        XCTAssertThrowsError(try TokenLayout(skip: 0, height: 2, width: 2).fold(tokens))
+    }
+
+    func testDefaultTargetIsTheLastAttentionInput() throws {
+        let model = try Model(path: path)
+        XCTAssertEqual(model.defaultTargetName, "/encoder/layers/encoder_layer_1/ln_1/LayerNormalization_output_0")
+    }
+
+    /// LaFAM and Grad-CAM on the token tensor equal the CNN computation on the tokens folded by hand.
+    func testExplainersOnTokensEqualFoldingByHand() throws {
+        let model = try Model(path: path, options: ModelOptions(threads: 1))
+        let x = try Fixtures.tensor("models/tiny_vit.input_0.npy")
+        let target = try XCTUnwrap(model.defaultTargetName)
+        let layout = TokenLayout(skip: 1, height: 4, width: 4)
+
+        let lafam = try LaFAM().explain(x, model: model, target: nil)
+        let tokens = try XCTUnwrap(try model.run(x, taps: [target]).taps[target])
+        XCTAssertEqual(tokens.shape, [2, 17, 16])
+        let byHand = try LaFAM().channelMean(try layout.fold(tokens), name: target)
+        XCTAssertEqual(lafam.raw.shape, [2, 4, 4])
+        XCTAssertLessThanOrEqual(maxAbsDifference(try lafam.raw.floatValues(), try byHand.floatValues()), 1e-6)
+        XCTAssertEqual(lafam.maps.shape, [2, 32, 32])
+
+        let gradcam = try GradCAM(.gradcam, target: .logit(classes: [3])).explain(x, model: model, target: nil)
+        let g = try model.gradients(x, target: .logit(classes: [3]), withRespectTo: [target])
+        let raw = GradCAM(.gradcam).rawMap(activations: try layout.fold(g.values[target]!), gradients: try layout.fold(g.gradients[target]!))
+        XCTAssertEqual(gradcam.raw.shape, [2, 4, 4])
+        XCTAssertLessThanOrEqual(maxAbsDifference(try gradcam.raw.floatValues(), try raw.floatValues()), 1e-6)
+        XCTAssertGreaterThan(try raw.floatValues().max() ?? 0, 0, "the class token's gradient reaches the patches here")
+
+        // A 3-D tensor that is not tokens is refused, naming what is needed.
+        XCTAssertThrowsMessage(try LaFAM().explain(x, model: model, target: "logits"), contains: ["token tensor"])
+    }
+}
