@@ -48,6 +48,19 @@ final class TransformerTests: XCTestCase {
         XCTAssertEqual(model.defaultTargetName, "/encoder/layers/encoder_layer_1/ln_1/LayerNormalization_output_0")
     }
 
+    /// Grad-CAM at the default target equals pytorch-grad-cam 1.5.7's with the documented ViT
+    /// reshape_transform (raw maps, each image's top class).
+    func testGradCAMMatchesPytorchGradCAMWithReshapeTransform() throws {
+        let model = try Model(path: path, options: ModelOptions(threads: 1))
+        let x = try Fixtures.tensor("models/tiny_vit.input_0.npy")
+        let lafam = try GradCAM(.gradcam).explain(x, model: model, target: nil)
+        let reference = try Fixtures.tensor("models/tiny_vit.gradcam.raw.npy")
+        XCTAssertEqual(lafam.raw.shape, reference.shape)
+        let scale = max(1, try reference.floatValues().map(abs).max() ?? 0)
+        XCTAssertLessThanOrEqual(maxAbsDifference(try lafam.raw.floatValues(), try reference.floatValues()), 1e-4 * scale)
+        XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0, "a map that is not all zero")
+    }
+
     /// LaFAM and Grad-CAM on the token tensor equal the CNN computation on the tokens folded by hand.
     func testExplainersOnTokensEqualFoldingByHand() throws {
         let model = try Model(path: path, options: ModelOptions(threads: 1))
