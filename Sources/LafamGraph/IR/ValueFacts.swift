@@ -9,7 +9,8 @@ public struct ValueFacts: Sendable {
     public var shape: [Dim]?
     /// The value itself, when it is a constant (initializer, Constant node, or folded).
     public var constant: Tensor?
-    /// For rank-0/1 int64 shape vectors: the elements, each possibly symbolic (`Shape` of an
+    /// For small int64 shape tensors (vectors, and up to 64 elements through Reshape, Slice and
+    /// Transpose, in row-major order): the elements, each possibly symbolic (`Shape` of an
     /// input with a dynamic batch yields `[batch, 3, 224, 224]`). Lets `Reshape` infer shapes
     /// through Shape/Gather/Concat chains that cannot be folded to constants. For the bool vector
     /// `Equal` makes of such vectors: 1 for true, 0 for false (what `Where` then selects by).

@@ -56,12 +56,12 @@ struct Pad: Operator {
         if attrPads == nil {
             let p = try required(inputs, 1, "pads")
             try expect(p, [.int64], "pads")
-            guard let c = p.constant else { return [facts(x.dtype, x.shape.map { $0.map { _ in .unknown } })] }
-            pads = c.asInts
+            guard let known = knownInts(p) else { return [facts(x.dtype, x.shape.map { $0.map { _ in .unknown } })] }
+            pads = known
             if let ax = optional(inputs, 3) {
                 try expect(ax, DType.indices, "axes")
-                guard let c = ax.constant else { return [facts(x.dtype, x.shape.map { $0.map { _ in .unknown } })] }
-                axes = c.asInts
+                guard let known = knownInts(ax) else { return [facts(x.dtype, x.shape.map { $0.map { _ in .unknown } })] }
+                axes = known
             }
         }
         guard let s = x.shape else { return [facts(x.dtype, nil)] }

@@ -20,9 +20,9 @@ struct Reshape: Operator {
         try expectRank(s, 1, "shape")
         guard let target = s.elements else { return [facts(x.dtype, s.shape?[0].value.map { [Dim](repeating: .unknown, count: $0) })] }
         var out = facts(x.dtype, try Reshape.resolve(target, input: x.shape, allowZero: allowZero))
-        // A shape vector reshaped to a vector (`Reshape(v, [-1])` in exported shape chains) keeps
-        // its symbolic elements.
-        if let e = x.elements, out.shape == [.known(e.count)] { out.elements = e }
+        // A small shape tensor keeps its (row-major) elements through any reshape (`[-1, 2]` and
+        // back in torch's pad-order reversal, `[-1]` in class-token chains).
+        if let e = x.elements, let dims = out.shape?.concrete, dims.reduce(1, *) == e.count { out.elements = e }
         return [out]
     }
 

@@ -55,18 +55,10 @@ struct Slice: Operator {
             let parts = (1...4).map { optional(inputs, $0) }
             guard parts[0] != nil, parts[1] != nil else { throw OpError("inputs starts and ends are required") }
             for p in parts.compactMap({ $0 }) { try expect(p, DType.indices, "slice parameter") }
-            // Constants, or shape vectors whose elements are all known (not folded because they
-            // come from a Shape of a dynamic tensor).
-            func values(_ f: ValueFacts?) -> [Int]? {
-                guard let f else { return nil }
-                if let c = f.constant { return c.asInts }
-                guard let e = f.elements, e.allSatisfy({ $0.value != nil }) else { return nil }
-                return e.map { $0.value! }
-            }
-            guard parts.allSatisfy({ $0 == nil || values($0) != nil }) else {
+            guard parts.allSatisfy({ $0 == nil || knownInts($0) != nil }) else {
                 return [facts(x.dtype, x.shape.map { $0.map { _ in .unknown } })]
             }
-            params = (values(parts[0])!, values(parts[1])!, values(parts[2]), values(parts[3]))
+            params = (knownInts(parts[0])!, knownInts(parts[1])!, knownInts(parts[2]), knownInts(parts[3]))
         }
         if params.steps?.contains(0) == true { throw OpError("slice step must not be 0") }
         guard let s = x.shape else { return [facts(x.dtype, nil)] }
@@ -89,8 +81,10 @@ struct Slice: Operator {
             }
         }
         var result = facts(x.dtype, out)
-        if let e = x.elements, s.count == 1, let plan = try? Slice.plan(shape: [e.count], starts: params.starts, ends: params.ends, axes: axes, steps: params.steps) {
-            result.elements = (0..<plan.shape[0]).map { e[plan.offset + $0 * plan.strides[0]] }
+        if let concrete = s.concrete, let plan = try? Slice.plan(shape: concrete, starts: params.starts, ends: params.ends, axes: axes, steps: params.steps) {
+            result.elements = rearranged(x.elements, shape: s, count: plan.shape.reduce(1, *)) {
+                try stridedIndices(plan.shape, strides: plan.strides, offset: plan.offset)
+            }
         }
         return [result]
     }

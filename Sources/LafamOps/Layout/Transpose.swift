@@ -17,7 +17,16 @@ struct Transpose: Operator {
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "data")
         guard let s = x.shape else { return [facts(x.dtype, nil)] }
-        return [facts(x.dtype, try permutation(rank: s.count).map { s[$0] })]
+        let p = try permutation(rank: s.count)
+        var out = facts(x.dtype, p.map { s[$0] })
+        if let dims = s.concrete {
+            // A small shape tensor's known elements, transposed (torch's pad-order reversal).
+            let strides = Tensor.strides(of: dims)
+            out.elements = rearranged(x.elements, shape: s, count: dims.reduce(1, *)) {
+                try stridedIndices(p.map { dims[$0] }, strides: p.map { strides[$0] }, offset: 0)
+            }
+        }
+        return [out]
     }
 
     func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {

@@ -77,6 +77,24 @@ func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
 /// Output facts with only a shape known (no contents).
 func facts(_ dtype: DType, _ shape: [Dim]?) -> ValueFacts { ValueFacts(dtype: dtype, shape: shape) }
 
+/// The integers a value is known to hold before running: a constant's, or a shape vector's
+/// elements when every one is known (a chain from `Shape` of a tensor with a symbolic batch
+/// that picks only known dimensions is not folded, yet its values are known).
+func knownInts(_ f: ValueFacts?) -> [Int]? {
+    guard let f else { return nil }
+    if let c = f.constant { return c.asInts }
+    guard let e = f.elements, e.allSatisfy({ $0.value != nil }) else { return nil }
+    return e.map { $0.value! }
+}
+
+/// Shape-vector elements rearranged like the tensor they belong to (`ValueFacts.elements` of a
+/// small int64 tensor of concrete `shape`): the element at each flat index of `indices`.
+func rearranged(_ elements: [Dim]?, shape: [Dim]?, count: Int, _ indices: () throws -> [Int]) -> [Dim]? {
+    guard let elements, let dims = shape?.concrete, dims.reduce(1, *) == elements.count, elements.count <= 64,
+          let picks = try? indices(), picks.count == count, picks.allSatisfy({ $0 >= 0 && $0 < elements.count }) else { return nil }
+    return picks.map { elements[$0] }
+}
+
 /// The batch behaviour of an op that broadcasts its inputs elementwise (numpy rules): per image
 /// when every input that carries the batch has the output's rank, so its axis 0 is the
 /// output's; an input of lower rank would align its batch with another axis.
