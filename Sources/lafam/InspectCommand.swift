@@ -63,7 +63,7 @@ struct InspectionReport {
                 || (n.opType == "Add" && n.inputs.allSatisfy { $0.map { g.tokenLayout(of: $0) != nil } ?? false }))
         }.compactMap { n in
             let v = n.outputs[0]
-            guard let layout = g.tokenLayout(of: v), layout.order == .batchFirst else { return nil }
+            guard let layout = g.tokenLayout(of: v), layout.order != .sequenceFirst else { return nil }
             return TokenRow(node: n.name, output: g.values[v].name, shape: g.values[v].facts?.shape, layout: layout)
         }
         target = model.defaultTarget
@@ -95,7 +95,7 @@ struct InspectionReport {
         ]
         out["tokenTensors"] = tokens.map { t -> [String: Any] in
             ["node": t.node, "output": t.output, "shape": jsonShape(t.shape), "grid": [t.layout.height, t.layout.width],
-             "skip": t.layout.skip]
+             "skip": t.layout.skip, "layout": t.layout.order.rawValue]
         }
         if let t = targetInfo {
             out["defaultTarget"] = ["node": t.node, "tensor": t.tensor, "shape": jsonShape(t.shape)]
@@ -128,12 +128,12 @@ struct InspectionReport {
         let marked = markedConv
         for i in rows.indices { rows[i][0] = (i == marked && tokens.isEmpty ? "* " : "  ") + rows[i][0] }
         lines += Self.table(header: header, rows: rows)
-        if let layout = tokens.first?.layout {
+        if !tokens.isEmpty {
             lines.append("")
-            lines.append("\(tokens.count) token tensors, LayerNorm and residual outputs (\(layout); * = the default target):")
+            lines.append("\(tokens.count) token tensors, LayerNorm and residual outputs (* = the default target):")
             let targetName = targetInfo?.tensor
-            lines += Self.table(header: ["node", "output", "shape"], rows: tokens.map { t in
-                [(t.output == targetName ? "* " : "  ") + t.node, t.output, describe(t.shape)]
+            lines += Self.table(header: ["node", "output", "shape", "tokens"], rows: tokens.map { t in
+                [(t.output == targetName ? "* " : "  ") + t.node, t.output, describe(t.shape), t.layout.description]
             })
         }
         return lines.joined(separator: "\n")

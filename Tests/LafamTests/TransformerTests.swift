@@ -86,4 +86,41 @@ final class TransformerTests: XCTestCase {
         // A 3-D tensor that is not tokens is refused, naming what is needed.
         XCTAssertThrowsMessage(try LaFAM().explain(x, model: model, target: "logits"), contains: ["token tensor"])
     }
+
+    // Swin: channels-last stage maps.
+
+    let swin = Fixtures.path("models/tiny_swin.onnx")
+
+    func testSwinRunsWithStaticShapesAndChannelsLastStages() throws {
+        let model = try Model(path: swin, options: ModelOptions(threads: 1))
+        XCTAssertEqual(model.outputs[0].shape, [.symbol("batch"), .known(10)])
+        let x = try Fixtures.tensor("models/tiny_swin.input_0.npy")
+        XCTAssertNil(mismatch(try model.run(x).outputs["logits"]!, try Fixtures.tensor("models/tiny_swin.output_0.npy")))
+        let g = model.graph
+        let stage = try g.resolveTensor("/features/features.3/features.3.0/norm1/LayerNormalization")
+        XCTAssertEqual(g.values[stage].facts?.shape, [.symbol("batch"), .known(2), .known(2), .known(16)])
+        XCTAssertEqual(g.tokenLayout(of: stage), TokenLayout(order: .channelsLast, skip: 0, height: 2, width: 2))
+        // The NCHW map before pooling is a CNN-style map, not channels last.
+        XCTAssertNil(g.tokenLayout(of: try XCTUnwrap(model.defaultTarget)))
+    }
+
+    func testChannelsLastFoldIsATranspose() throws {
+        let map = try Tensor(shape: [1, 2, 2, 3], floats: (0..<12).map(Float.init))
+        let folded = try TokenLayout(order: .channelsLast, skip: 0, height: 2, width: 2).fold(map)
+        XCTAssertEqual(folded.shape, [1, 3, 2, 2])
+        XCTAssertEqual(try folded.floatValues(), [0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11])
+    }
+
+    /// Grad-CAM at Swin's last block norm1 equals pytorch-grad-cam 1.5.7 with reshape_transform
+    /// permute(0, 3, 1, 2) (raw maps, each image's top class).
+    func testSwinGradCAMMatchesPytorchGradCAM() throws {
+        let model = try Model(path: swin, options: ModelOptions(threads: 1))
+        let x = try Fixtures.tensor("models/tiny_swin.input_0.npy")
+        let lafam = try GradCAM(.gradcam).explain(x, model: model, target: "/features/features.3/features.3.0/norm1/LayerNormalization")
+        let reference = try Fixtures.tensor("models/tiny_swin.gradcam.raw.npy")
+        XCTAssertEqual(lafam.raw.shape, reference.shape)
+        let scale = max(1, try reference.floatValues().map(abs).max() ?? 0)
+        XCTAssertLessThanOrEqual(maxAbsDifference(try lafam.raw.floatValues(), try reference.floatValues()), 1e-4 * scale)
+        XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0, "a map that is not all zero")
+    }
 }

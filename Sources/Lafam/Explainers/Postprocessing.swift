@@ -39,9 +39,11 @@ func requireFeatureMap(_ a: Tensor, name: String, method: String) throws {
 
 /// Tensor `name` of `model` (an activation or its gradient) as an N×C×H×W feature map: a 4-D
 /// tensor as it is; a vision transformer's token tensor folded to its patch grid, the class and
-/// other leading tokens dropped (`Graph.tokenLayout(of:)`).
+/// other leading tokens dropped, and a channels-last `[N, H, W, C]` map transposed
+/// (`Graph.tokenLayout(of:)`).
 func featureMap(_ a: Tensor, name: String, model: Model, method: String) throws -> Tensor {
-    if a.rank == 3, a.dtype == .float32, let v = model.graph.valueIndex[name], let layout = model.graph.tokenLayout(of: v) {
+    if a.rank == 3 || a.rank == 4, a.dtype == .float32, let v = model.graph.valueIndex[name],
+       let layout = model.graph.tokenLayout(of: v) {
         return try layout.fold(a)
     }
     guard a.rank == 4, a.dtype == .float32 else {

@@ -2,12 +2,13 @@ import LafamTensor
 
 /// How a vision transformer's token tensor maps to an image grid: which of its tokens are patches
 /// (the first `skip` are class, distillation or register tokens), the grid of patches and the
-/// tensor's axis order. Derived from the graph's structure and shapes (`Graph.tokenLayout(of:)`),
+/// tensor's axis order (a channels-last `[N, H, W, C]` map counts too). Derived from the graph's structure and shapes (`Graph.tokenLayout(of:)`),
 /// never from node names; a caller may also give one.
 public struct TokenLayout: Sendable, Equatable, CustomStringConvertible {
-    /// Where the batch axis is: `[N, T, C]` (batch first) or `[T, N, C]` (sequence first, as
-    /// torch's attention works inside).
-    public enum Order: String, Sendable { case batchFirst, sequenceFirst }
+    /// How the tensor holds the tokens: `[N, T, C]` (batch first), `[T, N, C]` (sequence first,
+    /// as torch's attention works inside), or `[N, H, W, C]` (channels last: Swin's stages and
+    /// ConvNeXt's LayerNorm/Linear, a grid with no other tokens).
+    public enum Order: String, Sendable { case batchFirst, sequenceFirst, channelsLast }
 
     /// The axis order of the token tensor.
     public var order: Order
@@ -28,7 +29,11 @@ public struct TokenLayout: Sendable, Equatable, CustomStringConvertible {
 
     /// "grid 14×14, 1 token skipped" and the axis order.
     public var description: String {
-        "grid \(height)×\(width), \(skip) token\(skip == 1 ? "" : "s") skipped" + (order == .sequenceFirst ? ", sequence first" : "")
+        switch order {
+        case .channelsLast: return "grid \(height)×\(width), channels last"
+        case .sequenceFirst: return "grid \(height)×\(width), \(skip) token\(skip == 1 ? "" : "s") skipped, sequence first"
+        case .batchFirst: return "grid \(height)×\(width), \(skip) token\(skip == 1 ? "" : "s") skipped"
+        }
     }
 
     /// The tokens a tensor of this layout holds: `skip` plus the patches.
@@ -37,6 +42,20 @@ public struct TokenLayout: Sendable, Equatable, CustomStringConvertible {
     /// The patch tokens of `tokens` as a feature map `[N, C, height, width]` (the other tokens
     /// dropped), what a CNN layer's activation looks like to the explainers.
     public func fold(_ tokens: Tensor) throws -> Tensor {
+        if order == .channelsLast {
+            guard tokens.rank == 4, tokens.shape[1] == height, tokens.shape[2] == width else {
+                throw TensorError("a channels-last map of a \(height)×\(width) grid is [N, \(height), \(width), C], got shape \(tokens.shape)")
+            }
+            let (n, c, plane) = (tokens.shape[0], tokens.shape[3], height * width)
+            let values = try tokens.floatValues()
+            var out = [Float](repeating: 0, count: values.count)
+            for image in 0..<n {
+                for p in 0..<plane {
+                    for channel in 0..<c { out[(image * c + channel) * plane + p] = values[(image * plane + p) * c + channel] }
+                }
+            }
+            return try Tensor(shape: [n, c, height, width], floats: out)
+        }
         guard tokens.rank == 3 else { throw TensorError("a token tensor is 3-D, got shape \(tokens.shape)") }
         let (n, t, c) = order == .batchFirst ? (tokens.shape[0], tokens.shape[1], tokens.shape[2])
                                              : (tokens.shape[1], tokens.shape[0], tokens.shape[2])
@@ -78,11 +97,13 @@ extension Graph {
     /// patch embedding whose T is the grid's patches plus at most 8 leading tokens. Nil when
     /// the shape does not say so (a user may still give a layout).
     public func tokenLayout(of v: Int) -> TokenLayout? {
-        guard let shape = values[v].facts?.shape, shape.count == 3, let c = shape[2].value, c > 0 else { return nil }
+        guard let shape = values[v].facts?.shape, shape.count == 3 || shape.count == 4,
+              let c = shape.last?.value, c > 0 else { return nil }
         let grids = patchGrids
         guard !grids.isEmpty else { return nil }
         let producedAfter = descendants(of: Array(grids.keys))
         guard producedAfter.contains(v) else { return nil }
+        if shape.count == 4 { return channelsLastLayout(shape, grids: Array(grids.values)) }
         // The batch axis is the model's batch symbol (or a known size when the batch is static);
         // an unknown leading axis is a product such as batch·heads (attention internals), and a
         // last axis as long as the sequence is a token × token score matrix, not channels.
@@ -100,6 +121,19 @@ extension Graph {
             }
         }
         return nil
+    }
+
+    /// `[N, H, W, C]` with (H, W) a patch grid or one of its halvings (Swin's stages), when
+    /// `[N, C, H, W]` would not read as a grid too (then it is taken as a CNN's map).
+    private func channelsLastLayout(_ shape: [Dim], grids: [(height: Int, width: Int)]) -> TokenLayout? {
+        switch shape[0] { case .symbol, .known: break; case .unknown: return nil }
+        func isGrid(_ h: Int?, _ w: Int?) -> Bool {
+            guard let h, let w, h > 0, w > 0 else { return false }
+            return grids.contains { g in (0...6).contains { s in (g.height + (1 << s) - 1) >> s == h && (g.width + (1 << s) - 1) >> s == w } }
+        }
+        guard isGrid(shape[1].value, shape[2].value), !isGrid(shape[2].value, shape[3].value),
+              let h = shape[1].value, let w = shape[2].value, h * w > 1 else { return nil }
+        return TokenLayout(order: .channelsLast, skip: 0, height: h, width: w)
     }
 
     /// Values computed (directly or not) from any of `sources`, the sources included.
