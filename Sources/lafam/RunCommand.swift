@@ -9,6 +9,36 @@ extension SaliencyMaps.Upsampling: ExpressibleByArgument {}
 extension Postprocessing: ExpressibleByArgument {}
 extension Colormap: ExpressibleByArgument {}
 
+/// `--tokens grid=HxW,skip=K[,layout=batch-first|sequence-first|channels-last]`.
+extension TokenLayout: ExpressibleByArgument {
+    public init?(argument: String) {
+        var grid: (Int, Int)?, skip = 0, order = TokenLayout.Order.batchFirst
+        for part in argument.split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { return nil }
+            switch kv[0] {
+            case "grid":
+                let hw = kv[1].lowercased().split(separator: "x").compactMap { Int($0) }
+                guard hw.count == 2, hw.allSatisfy({ $0 > 0 && $0 <= 4096 }) else { return nil }
+                grid = (hw[0], hw[1])
+            case "skip":
+                guard let k = Int(kv[1]), (0...4096).contains(k) else { return nil }
+                skip = k
+            case "layout":
+                switch kv[1] {
+                case "batch-first": order = .batchFirst
+                case "sequence-first": order = .sequenceFirst
+                case "channels-last": order = .channelsLast
+                default: return nil
+                }
+            default: return nil
+            }
+        }
+        guard let grid else { return nil }
+        self.init(order: order, skip: order == .channelsLast ? 0 : skip, height: grid.0, width: grid.1)
+    }
+}
+
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -40,6 +70,10 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "LaFAM channel reduction: \(LaFAM.Reduction.allCases.map(\.rawValue).joined(separator: ", ")) (default mean).")
     var reduction: LaFAM.Reduction?
+    @Option(help: "LaFAM colour scale top as a quantile of each map, e.g. 0.99, so a few outlier tokens do not flatten the rest (default: the maximum).")
+    var scaleQuantile: Float?
+    @Option(help: "Token layout of the target when the graph does not tell it: grid=HxW,skip=K[,layout=batch-first|sequence-first|channels-last].")
+    var tokens: TokenLayout?
     @Option(help: "Upsampling to the input size: nearest (paper, default) or bilinear.") var upsampling: SaliencyMaps.Upsampling?
     @Option(help: "Colormap: \(Colormap.allCases.map(\.rawValue).joined(separator: ", ")).") var colormap: Colormap = .turbo
     @Option(help: "Opacity of the heatmap over the photo, 0…1.") var alpha: Float = 0.5
@@ -58,6 +92,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1, got \(alpha)") }
         guard top >= 0 else { throw ValidationError("--top must be at least 0, got \(top)") }
+        if let q = scaleQuantile, !(q > 0 && q <= 1) { throw ValidationError("--scale-quantile must be in (0, 1], got \(q)") }
     }
 
     /// The methods asked for, each once, in the order given.
@@ -89,9 +124,9 @@ struct RunCommand: ParsableCommand {
                 ? .probability(classes: explainedClass.map { [$0] }) : .logit(classes: explainedClass.map { [$0] })
             let relaxExplainer = chosen.contains(.relax) ? try relax.explainer() : RELAX()
             let explainers = chosen.map {
-                SaliencyMethod($0, lafam: LaFAM(reduction: reduction ?? .mean, upsampling: upsampling ?? .nearest),
+                SaliencyMethod($0, lafam: LaFAM(reduction: reduction ?? .mean, upsampling: upsampling ?? .nearest, scaleQuantile: scaleQuantile),
                                target: gradientTarget, postprocessing: postprocess ?? .paper, upsampling: upsampling ?? .nearest,
-                               relax: relaxExplainer, relaxEmbedding: relax.embedding)
+                               relax: relaxExplainer, relaxEmbedding: relax.embedding, tokens: tokens)
             }
             let files = try InputFile.expand(inputs.isEmpty ? Bundled.samplePhotos : inputs)
             guard !files.isEmpty else { throw CLIError("no inputs given and no bundled sample photos found") }
@@ -178,6 +213,8 @@ struct RunCommand: ParsableCommand {
         check(targetClass != nil, "--class", appliesTo: \.explainsAClass, what: gradientFamily)
         check(target != nil, "--target", appliesTo: \.explainsAClass, what: gradientFamily)
         check(reduction != nil, "--reduction", appliesTo: { $0 == .lafam }, what: "lafam")
+        check(scaleQuantile != nil, "--scale-quantile", appliesTo: { $0 == .lafam }, what: "lafam")
+        check(tokens != nil, "--tokens", appliesTo: \.explainsALayer, what: "methods that explain a layer")
         check(upsampling != nil, "--upsampling", appliesTo: { $0 != .relax && $0 != .gradient }, what: "lafam, eigencam and the Grad-CAM family")
         check(postprocess != nil, "--postprocess", appliesTo: { $0.explainsALayer && $0 != .lafam }, what: "eigencam and the Grad-CAM family")
         check(!node.isEmpty, "--node", appliesTo: \.explainsALayer, what: "methods that explain a layer; relax compares embeddings (see --embedding)")
@@ -289,6 +326,8 @@ struct RunCommand: ParsableCommand {
         var options: [String: Any] = ["methods": chosenMethods.map(\.rawValue), "nodes": node, "colormap": colormap.rawValue,
                                       "alpha": Double(alpha), "plain": plain, "npy": npy, "top": top]
         if let reduction { options["reduction"] = reduction.rawValue }
+        if let scaleQuantile { options["scaleQuantile"] = Double(scaleQuantile) }
+        if let tokens { options["tokens"] = ["grid": [tokens.height, tokens.width], "skip": tokens.skip, "layout": tokens.order.rawValue] }
         if let upsampling { options["upsampling"] = upsampling.rawValue }
         if let postprocess { options["postprocess"] = postprocess.rawValue }
         if html { options["html"] = true }
@@ -307,6 +346,8 @@ struct RunCommand: ParsableCommand {
 /// options write side by side into one folder. Defaults are left out.
 struct OutputNaming {
     let reduction: LaFAM.Reduction?
+    let scaleQuantile: Float?
+    let tokens: TokenLayout?
     let upsampling: SaliencyMaps.Upsampling?
     let postprocess: Postprocessing?
     let target: RunCommand.Target?
@@ -318,6 +359,8 @@ struct OutputNaming {
 
     init(run: RunCommand) {
         reduction = run.reduction
+        scaleQuantile = run.scaleQuantile
+        tokens = run.tokens
         upsampling = run.upsampling
         postprocess = run.postprocess
         target = run.target
@@ -333,6 +376,10 @@ struct OutputNaming {
         var parts = [stem, method.rawValue]
         if let node { parts.append(node) }
         if method == .lafam, let reduction, reduction != .mean { parts.append(reduction.rawValue) }
+        if method == .lafam, let scaleQuantile { parts.append("q\(scaleQuantile)") }
+        if method.explainsALayer, let tokens {
+            parts.append("tokens-\(tokens.height)x\(tokens.width)-skip\(tokens.skip)" + (tokens.order == .batchFirst ? "" : "-\(tokens.order.rawValue)"))
+        }
         if method != .relax, method != .gradient, let upsampling, upsampling != .nearest { parts.append(upsampling.rawValue) }
         if method.explainsALayer, method != .lafam, let postprocess, postprocess != .paper { parts.append(postprocess.rawValue) }
         if method.explainsAClass {

@@ -274,6 +274,13 @@ final class CLIContractTests: CLITestCase {
         let run = try lafam(["run", "-m", vit, "--output", dir, "--method", "lafam", "--method", "gradcam", "--size", "32", coffee])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stdout.contains("lafam at /encoder/layers/encoder_layer_1/ln_1/LayerNormalization_output_0"), run.stdout)
+        let options = try lafam(["run", "-m", vit, "--output", dir, "--reduction", "centered-relu-mean", "--scale-quantile", "0.99",
+                                 "--tokens", "grid=3x4,skip=5", "--npy", coffee])
+        XCTAssertEqual(options.status, 0, options.stderr)
+        let raw = try NPYArray.read(path: dir + "/coffee.lafam.centered-relu-mean.q0.99.tokens-3x4-skip5.raw.npy")
+        XCTAssertEqual(raw.shape, [3, 4], "the given grid, not the graph's 4×4")
+        let bad = try lafam(["run", "-m", vit, "--output", dir, "--tokens", "grid=3", coffee])
+        XCTAssertEqual(bad.status, 2, bad.stderr)
     }
 
     /// manifest.json records each run into the folder: version, model and its SHA-256, options, files.

@@ -87,6 +87,29 @@ final class TransformerTests: XCTestCase {
         XCTAssertThrowsMessage(try LaFAM().explain(x, model: model, target: "logits"), contains: ["token tensor"])
     }
 
+    /// A layout the caller gives takes precedence over the graph's; one that does not fit is refused.
+    func testAGivenTokenLayoutOverridesTheGraphs() throws {
+        let model = try Model(path: path, options: ModelOptions(threads: 1))
+        let x = try Fixtures.tensor("models/tiny_vit.input_0.npy")
+        let regrouped = try LaFAM(tokens: TokenLayout(skip: 5, height: 3, width: 4)).explain(x, model: model, target: nil)
+        XCTAssertEqual(regrouped.raw.shape, [2, 3, 4])
+        let method = SaliencyMethod(.gradcam, tokens: TokenLayout(skip: 5, height: 3, width: 4))
+        XCTAssertEqual(try method.explain(x, model: model, nodes: [])[0].raw.shape, [2, 3, 4])
+        XCTAssertThrowsMessage(try LaFAM(tokens: TokenLayout(skip: 0, height: 4, width: 4)).explain(x, model: model, target: nil),
+                               contains: ["does not fit the token layout", "grid 4×4"])
+    }
+
+    /// centered-relu-mean centres each channel over positions before the ReLU; a quantile colour
+    /// scale clips the few highest values to 1.
+    func testCenteredReluMeanAndQuantileScale() throws {
+        // One image, 2 channels over 4 positions: channel 0 = [1, 2, 3, 10] (mean 4), channel 1 = [5, 5, 5, 9] (mean 6).
+        let a = try Tensor(shape: [1, 2, 2, 2], floats: [1, 2, 3, 10, 5, 5, 5, 9])
+        let centred = try LaFAM(reduction: .centeredReluMean).channelMean(a, name: "a")
+        XCTAssertEqual(try centred.floatValues(), [0, 0, 0, 4.5])
+        let maps = try Tensor(shape: [1, 1, 5], floats: [0, 1, 2, 3, 100])
+        XCTAssertEqual(try SaliencyMaps.quantileNormalize(maps, quantile: 0.75, epsilon: 0).floatValues(), [0, 1.0 / 3, 2.0 / 3, 1, 1])
+    }
+
     // Swin: channels-last stage maps.
 
     let swin = Fixtures.path("models/tiny_swin.onnx")

@@ -10,11 +10,14 @@ public struct EigenCAM: Explainer {
     public var postprocessing: Postprocessing
     /// The resize the `.paper` postprocessing uses (default nearest).
     public var upsampling: SaliencyMaps.Upsampling
+    /// The token layout of the target when the graph does not tell it (`Graph.tokenLayout(of:)`).
+    public var tokens: TokenLayout?
 
-    /// EigenCAM with the given postprocessing and upsampling.
-    public init(postprocessing: Postprocessing = .paper, upsampling: SaliencyMaps.Upsampling = .nearest) {
+    /// EigenCAM with the given postprocessing, upsampling and token layout.
+    public init(postprocessing: Postprocessing = .paper, upsampling: SaliencyMaps.Upsampling = .nearest, tokens: TokenLayout? = nil) {
         self.postprocessing = postprocessing
         self.upsampling = upsampling
+        self.tokens = tokens
     }
 
     /// The method's name: `eigencam`.
@@ -26,7 +29,7 @@ public struct EigenCAM: Explainer {
         let layer = try resolveTarget(target, in: model, method: name)
         let size = try inputSize(input, model: model)
         let result = try model.run(input, taps: [layer])
-        let a = try featureMap(result.taps[layer]!, name: layer, model: model, method: "EigenCAM")
+        let a = try featureMap(result.taps[layer]!, name: layer, model: model, method: "EigenCAM", tokens: tokens)
         let raw = Tensor(uncheckedShape: [a.shape[0], a.shape[2], a.shape[3]], floats: projection(a).map { max($0, 0) })
         return try Explanation(method: name, targetTensor: layer, raw: raw,
                            maps: postprocessing.apply(raw, height: size.height, width: size.width, upsampling: upsampling),

@@ -26,14 +26,18 @@ public struct GradCAM: Explainer {
     public var postprocessing: Postprocessing
     /// The resize the `.paper` postprocessing uses (default nearest).
     public var upsampling: SaliencyMaps.Upsampling
+    /// The token layout of the targets when the graph does not tell it (`Graph.tokenLayout(of:)`).
+    public var tokens: TokenLayout?
 
     /// A Grad-CAM explainer of `variant` for the gradient `target`.
     public init(_ variant: Variant = .gradcam, target: GradientTarget = .logit(classes: nil),
-                postprocessing: Postprocessing = .paper, upsampling: SaliencyMaps.Upsampling = .nearest) {
+                postprocessing: Postprocessing = .paper, upsampling: SaliencyMaps.Upsampling = .nearest,
+                tokens: TokenLayout? = nil) {
         self.variant = variant
         gradientTarget = target
         self.postprocessing = postprocessing
         self.upsampling = upsampling
+        self.tokens = tokens
     }
 
     /// The variant's name: `gradcam`, `gradcam++`, `hirescam`, `xgradcam` or `layercam`.
@@ -51,8 +55,8 @@ public struct GradCAM: Explainer {
         let result = try model.gradients(input, target: gradientTarget, withRespectTo: names)
         return try names.map { layer in
             // Token tensors fold to their patch grid, activation and gradient alike.
-            let a = try featureMap(result.values[layer]!, name: layer, model: model, method: variant.rawValue)
-            let g = try featureMap(result.gradients[layer]!, name: layer, model: model, method: variant.rawValue)
+            let a = try featureMap(result.values[layer]!, name: layer, model: model, method: variant.rawValue, tokens: tokens)
+            let g = try featureMap(result.gradients[layer]!, name: layer, model: model, method: variant.rawValue, tokens: tokens)
             let raw = rawMap(activations: a, gradients: g)
             let maps = postprocessing.apply(raw, height: size.height, width: size.width, upsampling: upsampling)
             return try Explanation(method: name, targetTensor: layer, raw: raw, maps: maps, outputs: result.outputs, classes: result.classes)

@@ -11,6 +11,9 @@ public struct LaFAM: Explainer {
         case reluMean = "relu-mean"
         /// The mean of the channels' absolute values.
         case absMean = "abs-mean"
+        /// Each channel minus its mean over the image's positions, negatives clipped, then the mean:
+        /// for ViT features whose channels never switch off (the LaFAM authors' refinement).
+        case centeredReluMean = "centered-relu-mean"
     }
 
     /// How channels are combined (default `.mean`).
@@ -19,12 +22,20 @@ public struct LaFAM: Explainer {
     public var upsampling: SaliencyMaps.Upsampling
     /// Added to max − min in the per-image min-max normalisation (default 1e-8).
     public var epsilon: Float
+    /// Top of the colour scale as a quantile of each map (e.g. 0.99), nil for the maximum (the
+    /// paper's min-max): `SaliencyMaps.quantileNormalize`.
+    public var scaleQuantile: Float?
+    /// The token layout of the target when the graph does not tell it (`Graph.tokenLayout(of:)`).
+    public var tokens: TokenLayout?
 
-    /// LaFAM with the given reduction, upsampling and normalisation epsilon.
-    public init(reduction: Reduction = .mean, upsampling: SaliencyMaps.Upsampling = .nearest, epsilon: Float = 1e-8) {
+    /// LaFAM with the given reduction, upsampling, normalisation and token layout.
+    public init(reduction: Reduction = .mean, upsampling: SaliencyMaps.Upsampling = .nearest, epsilon: Float = 1e-8,
+                scaleQuantile: Float? = nil, tokens: TokenLayout? = nil) {
         self.reduction = reduction
         self.upsampling = upsampling
         self.epsilon = epsilon
+        self.scaleQuantile = scaleQuantile
+        self.tokens = tokens
     }
 
     /// The method's name: `lafam`.
@@ -36,9 +47,11 @@ public struct LaFAM: Explainer {
         let targetName = try resolveTarget(target, in: model, method: name)
         let size = try inputSize(input, model: model)
         let result = try model.run(input, taps: [targetName])
-        let raw = try channelMean(try featureMap(result.taps[targetName]!, name: targetName, model: model, method: "LaFAM"), name: targetName)
-        let maps = SaliencyMaps.upsample(SaliencyMaps.minMaxNormalize(raw, epsilon: epsilon),
-                                         height: size.height, width: size.width, mode: upsampling)
+        let raw = try channelMean(try featureMap(result.taps[targetName]!, name: targetName, model: model, method: "LaFAM", tokens: tokens),
+                                  name: targetName)
+        let normalized = scaleQuantile.map { SaliencyMaps.quantileNormalize(raw, quantile: $0, epsilon: epsilon) }
+            ?? SaliencyMaps.minMaxNormalize(raw, epsilon: epsilon)
+        let maps = SaliencyMaps.upsample(normalized, height: size.height, width: size.width, mode: upsampling)
         return try Explanation(method: name, targetTensor: targetName, raw: raw, maps: maps, outputs: result.outputs)
     }
 
@@ -51,12 +64,14 @@ public struct LaFAM: Explainer {
         for n in 0..<b {
             for ch in 0..<c {
                 let base = (n * c + ch) * plane
+                let centre = reduction == .centeredReluMean ? v[base..<(base + plane)].reduce(0, +) / Float(plane) : 0
                 for i in 0..<plane {
                     let x = v[base + i]
                     switch reduction {
                     case .mean: out[n * plane + i] += x
                     case .reluMean: out[n * plane + i] += max(x, 0)
                     case .absMean: out[n * plane + i] += abs(x)
+                    case .centeredReluMean: out[n * plane + i] += max(x - centre, 0)
                     }
                 }
             }

@@ -40,11 +40,13 @@ func requireFeatureMap(_ a: Tensor, name: String, method: String) throws {
 /// Tensor `name` of `model` (an activation or its gradient) as an N×C×H×W feature map: a 4-D
 /// tensor as it is; a vision transformer's token tensor folded to its patch grid, the class and
 /// other leading tokens dropped, and a channels-last `[N, H, W, C]` map transposed
-/// (`Graph.tokenLayout(of:)`).
-func featureMap(_ a: Tensor, name: String, model: Model, method: String) throws -> Tensor {
-    if a.rank == 3 || a.rank == 4, a.dtype == .float32, let v = model.graph.valueIndex[name],
-       let layout = model.graph.tokenLayout(of: v) {
-        return try layout.fold(a)
+/// (`Graph.tokenLayout(of:)`, or the layout `given` by the caller).
+func featureMap(_ a: Tensor, name: String, model: Model, method: String, tokens given: TokenLayout? = nil) throws -> Tensor {
+    if a.rank == 3 || a.rank == 4, a.dtype == .float32,
+       let layout = given ?? model.graph.valueIndex[name].flatMap(model.graph.tokenLayout(of:)) {
+        do { return try layout.fold(a) } catch let e as TensorError {
+            throw LafamError.invalidArgument("\(method): '\(name)' does not fit the token layout (\(layout)): \(e.reason)")
+        }
     }
     guard a.rank == 4, a.dtype == .float32 else {
         throw LafamError.invalidArgument("\(method) needs a 4-D float32 N×C×H×W activation or a vision transformer's token tensor "

@@ -22,6 +22,24 @@ public enum SaliencyMaps {
         return Tensor(uncheckedShape: maps.shape, floats: v)
     }
 
+    /// Scales each image's map to [0, 1] between its minimum and its `quantile` (e.g. 0.99):
+    /// values above the quantile become 1, so a few outliers (a ViT's high-norm tokens) do not
+    /// compress everything else into the bottom of the colour scale. The quantile is the value
+    /// at rank ⌊quantile·(n − 1)⌋ of the sorted map.
+    public static func quantileNormalize(_ maps: Tensor, quantile: Float, epsilon: Float = 1e-8) -> Tensor {
+        let plane = maps.shape.dropFirst().reduce(1, *)
+        var v = maps.floats
+        for b in 0..<maps.shape[0] {
+            let range = (b * plane)..<((b + 1) * plane)
+            let sorted = v[range].sorted()
+            guard let lo = sorted.first else { continue }
+            let hi = sorted[Int((Float(sorted.count - 1) * min(max(quantile, 0), 1)).rounded(.down))]
+            let scale = 1 / (hi - lo + epsilon)
+            for i in range { v[i] = min((v[i] - lo) * scale, 1) }
+        }
+        return Tensor(uncheckedShape: maps.shape, floats: v)
+    }
+
     /// The mean of several B×H×W maps of one input (one per target layer), min-max normalised
     /// per image again, as pytorch-grad-cam aggregates layers.
     public static func aggregate(_ maps: [Tensor]) -> Tensor {

@@ -49,11 +49,13 @@ public struct SaliencyMethod {
     public var relax: RELAX
     /// RELAX's embedding tensor (nil: the model's default embedding).
     public var relaxEmbedding: String?
+    /// The token layout of the targets when the graph does not tell it (LaFAM, EigenCAM, Grad-CAM family).
+    public var tokens: TokenLayout?
 
     /// The method `name` with its settings; settings that belong to other methods are ignored.
     public init(_ name: Name, lafam: LaFAM = LaFAM(), target: GradientTarget = .logit(classes: nil),
                 postprocessing: Postprocessing = .paper, upsampling: SaliencyMaps.Upsampling = .nearest,
-                relax: RELAX = RELAX(), relaxEmbedding: String? = nil) {
+                relax: RELAX = RELAX(), relaxEmbedding: String? = nil, tokens: TokenLayout? = nil) {
         self.name = name
         self.lafam = lafam
         self.target = target
@@ -61,6 +63,7 @@ public struct SaliencyMethod {
         self.upsampling = upsampling
         self.relax = relax
         self.relaxEmbedding = relaxEmbedding
+        self.tokens = tokens
     }
 
     /// The `targetTensor` of each explanation `explain(_:model:nodes:)` returns, in order, resolved
@@ -85,9 +88,11 @@ public struct SaliencyMethod {
         let targets: [String?] = nodes.isEmpty ? [nil] : nodes
         switch name {
         case .lafam:
+            var lafam = self.lafam
+            lafam.tokens = tokens ?? lafam.tokens
             return try targets.map { try lafam.explain(input, model: model, target: $0) }
         case .eigencam:
-            let e = EigenCAM(postprocessing: postprocessing, upsampling: upsampling)
+            let e = EigenCAM(postprocessing: postprocessing, upsampling: upsampling, tokens: tokens)
             return try targets.map { try e.explain(input, model: model, target: $0) }
         case .gradient:
             return [try InputGradient(target: target).explain(input, model: model, target: nil)]
@@ -96,7 +101,7 @@ public struct SaliencyMethod {
         case .gradcam, .gradcamPlusPlus, .hirescam, .xgradcam, .layercam:
             let variant = GradCAM.Variant(rawValue: name.rawValue)!
             // All layers from one forward and one backward pass.
-            return try GradCAM(variant, target: target, postprocessing: postprocessing, upsampling: upsampling)
+            return try GradCAM(variant, target: target, postprocessing: postprocessing, upsampling: upsampling, tokens: tokens)
                 .explain(input, model: model, targets: targets)
         }
     }
