@@ -11,13 +11,17 @@ public enum ONNXReader {
     /// a `LafamError` when the file cannot be read, is not a valid model, or a tensor is over
     /// the memory budget.
     public static func read(path: String) throws -> ONNXModel {
-        let file: MappedFile
+        let message: UnsafeMutablePointer<Onnx__ModelProto>
         do {
-            file = try MappedFile(path: path, what: "model")
+            let file = try MappedFile(path: path, what: "model")
+            message = try unpack(file.bytes, path: path)
         } catch let e as FileReadError {
             throw LafamError.modelFile(path: path, reason: e.explanation)
         }
-        return try parse(file.bytes, path: path, baseDirectory: (path as NSString).deletingLastPathComponent)
+        // The mapping is gone here (protobuf-c copied what it keeps), so a model's weights are
+        // not held by the file, the protobuf and the tensors at once while loading.
+        defer { onnx__model_proto__free_unpacked(message, nil) }
+        return try convert(message, path: path, baseDirectory: (path as NSString).deletingLastPathComponent)
     }
 
     /// Parses serialized ModelProto bytes. `baseDirectory` is where external data is looked up
@@ -27,12 +31,23 @@ public enum ONNXReader {
     }
 
     static func parse(_ bytes: UnsafeRawBufferPointer, path: String, baseDirectory: String?) throws -> ONNXModel {
+        let message = try unpack(bytes, path: path)
+        defer { onnx__model_proto__free_unpacked(message, nil) }
+        return try convert(message, path: path, baseDirectory: baseDirectory)
+    }
+
+    /// The ModelProto in `bytes`, unpacked by protobuf-c (free it with `free_unpacked`).
+    private static func unpack(_ bytes: UnsafeRawBufferPointer, path: String) throws -> UnsafeMutablePointer<Onnx__ModelProto> {
         guard bytes.count > 0, let base = bytes.baseAddress else { throw LafamError.modelFile(path: path, reason: "the file is empty") }
-        let message = onnx__model_proto__unpack(nil, bytes.count, base.assumingMemoryBound(to: UInt8.self))
-        guard let message else {
+        guard let message = onnx__model_proto__unpack(nil, bytes.count, base.assumingMemoryBound(to: UInt8.self)) else {
             throw LafamError.modelFile(path: path, reason: "not a valid ONNX protobuf (truncated or another format)")
         }
-        defer { onnx__model_proto__free_unpacked(message, nil) }
+        return message
+    }
+
+    /// The unpacked `message` as an `ONNXModel`. Initializers' raw bytes are released as they are
+    /// decoded (see `readGraph`).
+    private static func convert(_ message: UnsafeMutablePointer<Onnx__ModelProto>, path: String, baseDirectory: String?) throws -> ONNXModel {
         let proto = message.pointee
         guard let graph = proto.graph else {
             throw LafamError.modelFile(path: path, reason: "the model has no graph")
@@ -106,6 +121,13 @@ public enum ONNXReader {
             guard initializers[name] == nil else { throw LafamError.invalidGraph("initializer '\(name)' is defined twice") }
             initializers[name] = try readTensor(t.pointee, external: external, budget: &budget)
             order.append(name)
+            // The tensor holds its own copy: give protobuf-c's back now (set to nil so that
+            // free_unpacked skips it), so the weights are not held twice at the peak of loading.
+            if t.pointee.has_raw_data != 0, let data = t.pointee.raw_data.data {
+                free(data)
+                t.pointee.raw_data.data = nil
+                t.pointee.raw_data.len = 0
+            }
         }
         var nodes: [ONNXNode] = []
         nodes.reserveCapacity(g.n_node)

@@ -101,7 +101,12 @@ struct ExecutionOptions: ParsableArguments {
         for name in disabledPasses where !known.contains(name) {
             throw CLIError("--disable-pass: no graph pass is named '\(name)'; the passes are \(known.joined(separator: ", "))")
         }
-        return try loadModel(path, options: ModelOptions(threads: threads, disabledPasses: Set(disabledPasses), memoryBudget: .current))
+        let model = try loadModel(path, options: ModelOptions(threads: threads, disabledPasses: Set(disabledPasses), memoryBudget: .current))
+        // The command's work is lafam's alone: keep freed activation buffers for the next pass.
+        // Set after loading, so that the file's and the protobuf's copies of the weights, freed
+        // during loading, go back to the system instead of staying in the heap.
+        MemoryPolicy.keepFreedBuffers()
+        return model
     }
 }
 

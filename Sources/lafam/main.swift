@@ -31,8 +31,6 @@ func misreadFileName(_ arguments: [String]) -> String? {
 if let name = misreadFileName(Array(CommandLine.arguments.dropFirst())) {
     LafamCLI.exit(withError: CLIError("'\(name)' looks like short options; write a file name as ./\(name) or after '--', an option's value as --option=\(name)"))
 }
-// The command's work is lafam's alone: keep freed activation buffers for the next pass.
-MemoryPolicy.keepFreedBuffers()
 do {
     var command = try LafamCLI.parseAsRoot()
     try command.run()
