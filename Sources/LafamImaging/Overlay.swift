@@ -61,18 +61,9 @@ public func sideBySide(_ images: [RGBImage], spacing: Int = 0,
     let width = images.map(\.width).reduce(0, +) + gap * (images.count - 1)
     var canvas = RGBImage(width: width, height: height, fill: background)
     var x0 = 0
-    canvas.pixels.withUnsafeMutableBufferPointer { dst in
-        for image in images {
-            image.pixels.withUnsafeBufferPointer { src in
-                let rowBytes = image.width * 3
-                for y in 0..<image.height {
-                    let s = y * rowBytes
-                    let d = (y * width + x0) * 3
-                    for i in 0..<rowBytes { dst[d + i] = src[s + i] }
-                }
-            }
-            x0 += image.width + gap
-        }
+    for image in images {
+        Figure.paste(image, into: &canvas, x: x0, y: 0)
+        x0 += image.width + gap
     }
     return canvas
 }

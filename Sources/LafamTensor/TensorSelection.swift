@@ -8,10 +8,7 @@ extension Tensor {
         guard rank >= 1, range.lowerBound >= 0, range.upperBound <= shape[0] else {
             throw TensorError("batch items \(range.lowerBound)..<\(range.upperBound) of a tensor of shape \(shape) do not exist")
         }
-        let per = shape[0] == 0 ? 0 : count / shape[0]
-        var itemShape = shape
-        itemShape[0] = range.count
-        return Tensor(uncheckedShape: itemShape, storage: storage.elements((range.lowerBound * per)..<(range.upperBound * per)), dtype: dtype)
+        return images(range)
     }
 
     /// Image `index` of a batch, keeping the axis: shape `[1, …]`.
@@ -22,20 +19,29 @@ extension Tensor {
         return try batch(index..<(index + 1))
     }
 
-    /// Per row of a `[N, C]` float tensor of scores, the `k` largest (ties: the lower index first),
-    /// best first, each with its softmax probability over the row.
-    public func topK(_ k: Int) throws -> [[(index: Int, score: Float, probability: Float)]] {
-        guard rank == 2 else { throw TensorError("top-k needs a [batch, classes] tensor, got shape \(shape)") }
+    /// Per row of a `[N, C]` float tensor of scores, its softmax (computed in float64).
+    public func softmaxRows() throws -> [[Float]] {
+        guard rank == 2 else { throw TensorError("a softmax per row needs a [batch, classes] tensor, got shape \(shape)") }
         let values = try floatValues()
         let classes = shape[1]
         return (0..<shape[0]).map { row in
             let scores = values[(row * classes)..<((row + 1) * classes)]
             let peak = scores.max() ?? 0
-            let total = scores.reduce(0) { $0 + Foundation.exp(Double($1 - peak)) }
+            let exps = scores.map { Foundation.exp(Double($0 - peak)) }
+            let total = exps.reduce(0, +)
+            return exps.map { Float($0 / total) }
+        }
+    }
+
+    /// Per row of a `[N, C]` float tensor of scores, the `k` largest (ties: the lower index first),
+    /// best first, each with its softmax probability over the row.
+    public func topK(_ k: Int) throws -> [[(index: Int, score: Float, probability: Float)]] {
+        let values = try floatValues(), probabilities = try softmaxRows()
+        let classes = shape[1]
+        return probabilities.enumerated().map { row, p in
+            let scores = values[(row * classes)..<((row + 1) * classes)]
             let best = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(max(0, k))
-            return best.map { i in
-                (i - row * classes, scores[i], Float(Foundation.exp(Double(scores[i] - peak)) / total))
-            }
+            return best.map { i in (i - row * classes, scores[i], p[i - row * classes]) }
         }
     }
 

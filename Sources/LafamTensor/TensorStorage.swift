@@ -66,18 +66,11 @@ extension Tensor.Storage {
 }
 
 extension Tensor {
-    /// Images `range` of the batch (axis 0).
+    /// Images `range` of the batch (axis 0); the range must lie within it (`batch(_:)` checks).
     package func images(_ range: Range<Int>) -> Tensor {
-        let per = count / max(1, shape[0]), r = (range.lowerBound * per)..<(range.upperBound * per)
-        let part: Storage
-        switch storage {
-        case .float(let a): part = .float(Array(a[r]))
-        case .double(let a): part = .double(Array(a[r]))
-        case .int64(let a): part = .int64(Array(a[r]))
-        case .bool(let a): part = .bool(Array(a[r]))
-        case .string(let a): part = .string(Array(a[r]))
-        }
-        return Tensor(uncheckedShape: [range.count] + shape.dropFirst(), storage: part, dtype: dtype)
+        let per = count / max(1, shape[0])
+        return Tensor(uncheckedShape: [range.count] + shape.dropFirst(),
+                      storage: storage.elements((range.lowerBound * per)..<(range.upperBound * per)), dtype: dtype)
     }
 
     /// Parts of a batch joined along axis 0.

@@ -58,12 +58,13 @@ struct InspectionReport {
                            strides: ints("strides") ?? [1, 1], group: group, outputShape: g.values[n.outputs[0]].facts?.shape)
         }
         // LayerNorm outputs and residual sums (an Add of two token tensors, not a bias add).
+        let layouts = g.tokenLayouts()
         tokens = g.nodes.filter { n in
             !n.isFolded && (n.opType == "LayerNormalization"
-                || (n.opType == "Add" && n.inputs.allSatisfy { $0.map { g.tokenLayout(of: $0) != nil } ?? false }))
+                || (n.opType == "Add" && n.inputs.allSatisfy { $0.map { layouts[$0] != nil } ?? false }))
         }.compactMap { n in
             let v = n.outputs[0]
-            guard let layout = g.tokenLayout(of: v), layout.order != .sequenceFirst else { return nil }
+            guard let layout = layouts[v], layout.order != .sequenceFirst else { return nil }
             return TokenRow(node: n.name, output: g.values[v].name, shape: g.values[v].facts?.shape, layout: layout)
         }
         target = model.defaultTarget

@@ -345,51 +345,28 @@ struct RunCommand: ParsableCommand {
 /// How `run` names its files: what was asked is in the name, so runs with different nodes or
 /// options write side by side into one folder. Defaults are left out.
 struct OutputNaming {
-    let reduction: LaFAM.Reduction?
-    let scaleQuantile: Float?
-    let tokens: TokenLayout?
-    let upsampling: SaliencyMaps.Upsampling?
-    let postprocess: Postprocessing?
-    let target: RunCommand.Target?
-    let targetClass: String?
-    let colormap: Colormap
-    let alpha: Float
-    let plain: Bool
-    let relax: RELAXOptions
-
-    init(run: RunCommand) {
-        reduction = run.reduction
-        scaleQuantile = run.scaleQuantile
-        tokens = run.tokens
-        upsampling = run.upsampling
-        postprocess = run.postprocess
-        target = run.target
-        targetClass = run.targetClass
-        colormap = run.colormap
-        alpha = run.alpha
-        plain = run.plain
-        relax = run.relax
-    }
+    /// The command whose options name the files.
+    let run: RunCommand
 
     /// `<stem>.<method>[.<node>][.<options>]`, options in a fixed order, each only where it applies.
     func base(stem: String, method: SaliencyMethod.Name, node: String?) -> String {
         var parts = [stem, method.rawValue]
         if let node { parts.append(node) }
-        if method == .lafam, let reduction, reduction != .mean { parts.append(reduction.rawValue) }
-        if method == .lafam, let scaleQuantile { parts.append("q\(scaleQuantile)") }
-        if method.explainsALayer, let tokens {
+        if method == .lafam, let reduction = run.reduction, reduction != .mean { parts.append(reduction.rawValue) }
+        if method == .lafam, let quantile = run.scaleQuantile { parts.append("q\(quantile)") }
+        if method.explainsALayer, let tokens = run.tokens {
             parts.append("tokens-\(tokens.height)x\(tokens.width)-skip\(tokens.skip)" + (tokens.order == .batchFirst ? "" : "-\(tokens.order.rawValue)"))
         }
-        if method != .relax, method != .gradient, let upsampling, upsampling != .nearest { parts.append(upsampling.rawValue) }
-        if method.explainsALayer, method != .lafam, let postprocess, postprocess != .paper { parts.append(postprocess.rawValue) }
+        if method != .relax, method != .gradient, let upsampling = run.upsampling, upsampling != .nearest { parts.append(upsampling.rawValue) }
+        if method.explainsALayer, method != .lafam, let postprocess = run.postprocess, postprocess != .paper { parts.append(postprocess.rawValue) }
         if method.explainsAClass {
-            if let target, target != .logit { parts.append(target.rawValue) }
-            if let targetClass { parts.append("class-" + safeFileName(targetClass)) }
+            if let target = run.target, target != .logit { parts.append(target.rawValue) }
+            if let targetClass = run.targetClass { parts.append("class-" + safeFileName(targetClass)) }
         }
-        if method == .relax { parts += relax.fileNameParts }
-        if colormap != .turbo { parts.append(colormap.rawValue) }
-        if alpha != 0.5 { parts.append("alpha-\(alpha)") }
-        if plain { parts.append("plain") }
+        if method == .relax { parts += run.relax.fileNameParts }
+        if run.colormap != .turbo { parts.append(run.colormap.rawValue) }
+        if run.alpha != 0.5 { parts.append("alpha-\(run.alpha)") }
+        if run.plain { parts.append("plain") }
         return parts.joined(separator: ".")
     }
 
@@ -397,7 +374,7 @@ struct OutputNaming {
     func sheet(stem: String, methods: [SaliencyMethod.Name], nodes: [String]) -> String {
         var parts = [stem, "sheet", methods.map(\.rawValue).joined(separator: "+")]
         if !nodes.isEmpty { parts.append(nodes.count > 3 ? "\(nodes.count)-nodes" : nodes.map(Self.fileName(tensor:)).joined(separator: "+")) }
-        if colormap != .turbo { parts.append(colormap.rawValue) }
+        if run.colormap != .turbo { parts.append(run.colormap.rawValue) }
         return parts.joined(separator: ".") + ".png"
     }
 

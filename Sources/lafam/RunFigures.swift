@@ -79,11 +79,11 @@ struct FigureMaker {
     /// "explains espresso (967), p = 0.83" or "label-free · top class espresso (967), p = 0.83".
     func classLine(_ e: Explanation, method: SaliencyMethod.Name?) -> String {
         let scores = scoresOutput.flatMap { e.outputs[$0] }
+        let probabilities = (try? scores?.softmaxRows()) ?? nil
         func described(_ k: Int, image: Int) -> String {
             var text = labels.map { "\($0.name(k)) (\(k))" } ?? "class \(k)"
-            if let scores, let row = try? scores.topK(scores.shape[1]), image < row.count,
-               let entry = row[image].first(where: { $0.index == k }) {
-                text += String(format: ", p = %.2f", entry.probability)
+            if let probabilities, image < probabilities.count, probabilities[image].indices.contains(k) {
+                text += String(format: ", p = %.2f", probabilities[image][k])
             }
             return text
         }

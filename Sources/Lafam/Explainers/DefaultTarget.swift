@@ -34,7 +34,8 @@ extension Model {
     /// last attention the patch tokens no longer reach the class token, so their gradients are 0.
     private var transformerTarget: Int? {
         let g = graph
-        guard let softmax = g.nodes.last(where: { $0.opType == "Softmax" }) else { return nil }
+        let layouts = g.tokenLayouts()
+        guard !layouts.isEmpty, let softmax = g.nodes.last(where: { $0.opType == "Softmax" }) else { return nil }
         var frontier = softmax.inputs.compactMap { $0 }, seen = Set(frontier)
         var found: [Int] = []
         // Back through the attention's own ops (projections, head reshapes, transposes) to the block's
@@ -42,14 +43,14 @@ extension Model {
         for _ in 0..<24 where !frontier.isEmpty {
             var next: [Int] = []
             for v in frontier {
-                if g.tokenLayout(of: v) != nil { found.append(v) }
+                if layouts[v] != nil { found.append(v) }
                 guard let p = g.values[v].producer else { continue }
                 for case let u? in g.nodes[p].inputs where seen.insert(u).inserted { next.append(u) }
             }
             frontier = next
         }
         return found.first { g.values[$0].producer.map { g.nodes[$0].opType == "LayerNormalization" } ?? false }
-            ?? found.first { g.tokenLayout(of: $0)?.order == .batchFirst }
+            ?? found.first { layouts[$0]?.order == .batchFirst }
             ?? found.first
     }
 

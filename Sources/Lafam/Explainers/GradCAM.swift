@@ -54,9 +54,10 @@ public struct GradCAM: Explainer {
         let size = try inputSize(input, model: model)
         let result = try model.gradients(input, target: gradientTarget, withRespectTo: names)
         return try names.map { layer in
-            // Token tensors fold to their patch grid, activation and gradient alike.
-            let a = try featureMap(result.values[layer]!, name: layer, model: model, method: variant.rawValue, tokens: tokens)
-            let g = try featureMap(result.gradients[layer]!, name: layer, model: model, method: variant.rawValue, tokens: tokens)
+            // Token tensors fold to their patch grid, activation and gradient alike (one analysis).
+            let layout = tokens ?? model.graph.valueIndex[layer].flatMap(model.graph.tokenLayout(of:))
+            let a = try featureMap(result.values[layer]!, name: layer, model: model, method: variant.rawValue, tokens: layout)
+            let g = try featureMap(result.gradients[layer]!, name: layer, model: model, method: variant.rawValue, tokens: layout)
             let raw = rawMap(activations: a, gradients: g)
             let maps = postprocessing.apply(raw, height: size.height, width: size.width, upsampling: upsampling)
             return try Explanation(method: name, targetTensor: layer, raw: raw, maps: maps, outputs: result.outputs, classes: result.classes)

@@ -94,16 +94,31 @@ extension Graph {
     }
 
     /// The token layout of value `v`: a 3-D `[N, T, C]` or `[T, N, C]` tensor downstream of a
-    /// patch embedding whose T is the grid's patches plus at most 8 leading tokens. Nil when
-    /// the shape does not say so (a user may still give a layout).
+    /// patch embedding whose T is the grid's patches plus at most 8 leading tokens, or a
+    /// channels-last `[N, H, W, C]` map of the grid. Nil when the shape does not say so (a user
+    /// may still give a layout). For many values, `tokenLayouts()` analyses the graph once.
     public func tokenLayout(of v: Int) -> TokenLayout? {
+        let grids = patchGrids
+        guard !grids.isEmpty, descendants(of: Array(grids.keys)).contains(v) else { return nil }
+        return layout(of: v, grids: Array(grids.values))
+    }
+
+    /// The token layout of every value that has one (see `tokenLayout(of:)`), from one pass.
+    public func tokenLayouts() -> [Int: TokenLayout] {
+        let grids = patchGrids
+        guard !grids.isEmpty else { return [:] }
+        var layouts: [Int: TokenLayout] = [:]
+        for v in descendants(of: Array(grids.keys)) {
+            if let l = layout(of: v, grids: Array(grids.values)) { layouts[v] = l }
+        }
+        return layouts
+    }
+
+    /// The rule of `tokenLayout(of:)` on `v`'s shape, for a value downstream of the `grids`.
+    private func layout(of v: Int, grids: [(height: Int, width: Int)]) -> TokenLayout? {
         guard let shape = values[v].facts?.shape, shape.count == 3 || shape.count == 4,
               let c = shape.last?.value, c > 0 else { return nil }
-        let grids = patchGrids
-        guard !grids.isEmpty else { return nil }
-        let producedAfter = descendants(of: Array(grids.keys))
-        guard producedAfter.contains(v) else { return nil }
-        if shape.count == 4 { return channelsLastLayout(shape, grids: Array(grids.values)) }
+        if shape.count == 4 { return channelsLastLayout(shape, grids: grids) }
         // The batch axis is the model's batch symbol (or a known size when the batch is static);
         // an unknown leading axis is a product such as batch·heads (attention internals), and a
         // last axis as long as the sequence is a token × token score matrix, not channels.
@@ -115,7 +130,7 @@ extension Graph {
         default: return nil
         }
         for (order, t) in candidates where t != c {
-            for grid in grids.values.sorted(by: { $0.height * $0.width > $1.height * $1.width }) {
+            for grid in grids.sorted(by: { $0.height * $0.width > $1.height * $1.width }) {
                 let skip = t - grid.height * grid.width
                 if (0...8).contains(skip) { return TokenLayout(order: order, skip: skip, height: grid.height, width: grid.width) }
             }
