@@ -58,9 +58,9 @@ struct InspectionReport {
                            strides: ints("strides") ?? [1, 1], group: group, outputShape: g.values[n.outputs[0]].facts?.shape)
         }
         // LayerNorm outputs and residual sums (an Add of two token tensors, not a bias add).
-        let layouts = g.tokenLayouts()
+        let layouts = g.tokenLayouts(), layerNorms = g.layerNormOutputs()
         tokens = g.nodes.filter { n in
-            !n.isFolded && (n.opType == "LayerNormalization"
+            !n.isFolded && (layerNorms.contains(n.outputs[0])
                 || (n.opType == "Add" && n.inputs.allSatisfy { $0.map { layouts[$0] != nil } ?? false }))
         }.compactMap { n in
             let v = n.outputs[0]

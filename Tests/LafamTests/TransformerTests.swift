@@ -51,14 +51,34 @@ final class TransformerTests: XCTestCase {
     /// Grad-CAM at the default target equals pytorch-grad-cam 1.5.7's with the documented ViT
     /// reshape_transform (raw maps, each image's top class).
     func testGradCAMMatchesPytorchGradCAMWithReshapeTransform() throws {
-        let model = try Model(path: path, options: ModelOptions(threads: 1))
-        let x = try Fixtures.tensor("models/tiny_vit.input_0.npy")
-        let lafam = try GradCAM(.gradcam).explain(x, model: model, target: nil)
-        let reference = try Fixtures.tensor("models/tiny_vit.gradcam.raw.npy")
-        XCTAssertEqual(lafam.raw.shape, reference.shape)
+        try assertGradCAMMatchesPytorchGradCAM("tiny_vit", target: nil)
+    }
+
+    /// Grad-CAM (lafam's raw map at `target`, default target if nil) on models/<stem>.input_0.npy
+    /// equals pytorch-grad-cam's in models/<stem>.gradcam.raw.npy within 1e-4 of its scale.
+    func assertGradCAMMatchesPytorchGradCAM(_ stem: String, target: String?, file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try Model(path: Fixtures.path("models/\(stem).onnx"), options: ModelOptions(threads: 1))
+        let x = try Fixtures.tensor("models/\(stem).input_0.npy")
+        let lafam = try GradCAM(.gradcam).explain(x, model: model, target: target)
+        let reference = try Fixtures.tensor("models/\(stem).gradcam.raw.npy")
+        XCTAssertEqual(lafam.raw.shape, reference.shape, file: file, line: line)
         let scale = max(1, try reference.floatValues().map(abs).max() ?? 0)
-        XCTAssertLessThanOrEqual(maxAbsDifference(try lafam.raw.floatValues(), try reference.floatValues()), 1e-4 * scale)
-        XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0, "a map that is not all zero")
+        XCTAssertLessThanOrEqual(maxAbsDifference(try lafam.raw.floatValues(), try reference.floatValues()), 1e-4 * scale, file: file, line: line)
+        XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0, "a map that is not all zero", file: file, line: line)
+    }
+
+    /// A DeiT-style model (class and distillation tokens, two heads averaged, opset 14 with its
+    /// layer norms written as elementary ops): two tokens skipped, the last block's first layer
+    /// norm as default target, Grad-CAM equal to pytorch-grad-cam with reshape_transform t[:, 2:].
+    func testDistilledViTSkipsClassAndDistillationTokens() throws {
+        let model = try Model(path: Fixtures.path("models/tiny_deit.onnx"), options: ModelOptions(threads: 1))
+        XCTAssertEqual(model.outputs[0].shape, [.symbol("batch"), .known(10)])
+        let y = try model.run(try Fixtures.tensor("models/tiny_deit.input_0.npy")).outputs["logits"]!
+        XCTAssertNil(mismatch(y, try Fixtures.tensor("models/tiny_deit.output_0.npy")))
+        let target = try XCTUnwrap(model.defaultTargetName)
+        XCTAssertEqual(target, "/encoder/layers/encoder_layer_1/ln_1/Add_1_output_0")
+        XCTAssertEqual(model.graph.tokenLayout(of: try model.graph.resolveTensor(target)), TokenLayout(skip: 2, height: 4, width: 4))
+        try assertGradCAMMatchesPytorchGradCAM("tiny_deit", target: nil)
     }
 
     /// LaFAM and Grad-CAM on the token tensor equal the CNN computation on the tokens folded by hand.
@@ -137,13 +157,6 @@ final class TransformerTests: XCTestCase {
     /// Grad-CAM at Swin's last block norm1 equals pytorch-grad-cam 1.5.7 with reshape_transform
     /// permute(0, 3, 1, 2) (raw maps, each image's top class).
     func testSwinGradCAMMatchesPytorchGradCAM() throws {
-        let model = try Model(path: swin, options: ModelOptions(threads: 1))
-        let x = try Fixtures.tensor("models/tiny_swin.input_0.npy")
-        let lafam = try GradCAM(.gradcam).explain(x, model: model, target: "/features/features.3/features.3.0/norm1/LayerNormalization")
-        let reference = try Fixtures.tensor("models/tiny_swin.gradcam.raw.npy")
-        XCTAssertEqual(lafam.raw.shape, reference.shape)
-        let scale = max(1, try reference.floatValues().map(abs).max() ?? 0)
-        XCTAssertLessThanOrEqual(maxAbsDifference(try lafam.raw.floatValues(), try reference.floatValues()), 1e-4 * scale)
-        XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0, "a map that is not all zero")
+        try assertGradCAMMatchesPytorchGradCAM("tiny_swin", target: "/features/features.3/features.3.0/norm1/LayerNormalization")
     }
 }

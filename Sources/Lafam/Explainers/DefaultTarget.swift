@@ -29,7 +29,8 @@ extension Model {
     /// For a vision transformer without spatial pooling (ViT, DeiT): the input of its last
     /// attention — the tokens the last block's first LayerNorm gives, pytorch-grad-cam's
     /// `blocks[-1].norm1` — found by walking back from the last Softmax to the nearest token
-    /// tensor (`Graph.tokenLayout(of:)`), preferring a LayerNormalization output, then a
+    /// tensor (`Graph.tokenLayout(of:)`), preferring a layer norm's output (a LayerNormalization
+    /// node or one written as elementary ops, `Graph.layerNormOutputs()`), then a
     /// batch-first one. The last block's output would not do for gradient methods: after the
     /// last attention the patch tokens no longer reach the class token, so their gradients are 0.
     private var transformerTarget: Int? {
@@ -49,7 +50,8 @@ extension Model {
             }
             frontier = next
         }
-        return found.first { g.values[$0].producer.map { g.nodes[$0].opType == "LayerNormalization" } ?? false }
+        let layerNorms = g.layerNormOutputs()
+        return found.first(where: layerNorms.contains)
             ?? found.first { layouts[$0]?.order == .batchFirst }
             ?? found.first
     }

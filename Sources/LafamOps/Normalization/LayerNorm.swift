@@ -14,6 +14,12 @@ struct LayerNorm: Operator {
         epsilon = try node.float("epsilon", default: 1e-5)
     }
 
+    /// A layer norm over the axes from `axis` on (as `fuse-layer-norm` makes one).
+    init(axis: Int, epsilon: Float) {
+        self.axis = axis
+        self.epsilon = epsilon
+    }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X"), scale = try required(inputs, 1, "Scale")
         try expect(x, [.float32], "X"); try expect(scale, [.float32], "Scale")

@@ -8,6 +8,7 @@ extension GraphPass {
     public static let standard: [GraphPass] = [
         GraphPass(ChannelAffineFolding()),
         GraphPass(SiluFusion()),
+        GraphPass(LayerNormFusion()),
         GraphPass(ConvOutputPassFusion()),
         GraphPass(WinogradSelection()),
     ]
