@@ -11,8 +11,8 @@ then compare lafam with onnxruntime on every file with tools/parity/compare_arch
 
 What is written to --out (default `.build-models/` at the repository root; git-ignored, never commit it):
 
-* `<name>.opset13.onnx`, `<name>.opset17.onnx` for 24 torchvision 0.14 classifiers (20 CNNs, ViT-B/16,
-  ViT-B/32, Swin-T, Swin-S; ViT-L/16 is left out for its 1.2 GB) with random
+* `<name>.opset13.onnx`, `<name>.opset17.onnx` for 27 torchvision 0.14 classifiers (20 CNNs, ViT-B/16,
+  ViT-B/32, ViT-L/16 (1.2 GB), Swin-T, Swin-S, Swin-V2-T, MaxViT-T) with random
   weights (see TORCHVISION below). Each model is built under `torch.manual_seed(crc32(name))`; then its
   BatchNorm statistics are re-estimated on real photos (../shared/REFERENCE.md §2): running statistics reset,
   momentum=None (cumulative average), only the BatchNorm layers in train mode, BN_STEPS forwards of
@@ -101,10 +101,14 @@ TORCHVISION = {
     "vit_b_32": ({}, 224),
     "swin_t": ({}, 224),
     "swin_s": ({}, 224),
+    "swin_v2_t": ({}, 256),
+    "vit_l_16": ({}, 224),
+    "maxvit_t": ({}, 224),
 }
 # Transformers: the classifier head to re-initialise (torchvision's ViT head starts at zero, which
 # makes every logit 0) and rescale; nothing else is touched (LayerNorm keeps the blocks' scale).
-TRANSFORMER_HEADS = {"vit_b_16": "heads.head", "vit_b_32": "heads.head", "swin_t": "head", "swin_s": "head"}
+TRANSFORMER_HEADS = {"vit_b_16": "heads.head", "vit_b_32": "heads.head", "vit_l_16": "heads.head", "swin_t": "head",
+                     "swin_s": "head", "swin_v2_t": "head", "maxvit_t": "classifier.5"}
 REAL_TORCH = ["efficientnet_lite0", "mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"]
 SHIPPED_OCR = {  # our file stem -> file name inside rapidocr_onnxruntime/models
     "ppocrv4_det": "ch_PP-OCRv4_det_infer.onnx",
@@ -224,7 +228,8 @@ def build_torchvision(name, photos):
         g = torch.Generator().manual_seed(seed_of(name + ".head"))
         with torch.no_grad():
             head.weight.copy_(torch.randn(head.weight.shape, generator=g) * 0.02)
-            head.bias.zero_()
+            if head.bias is not None:
+                head.bias.zero_()
         rescale_layers(model, size, photos, seed_of(name), layers=[head])
         notes.append("classifier head re-initialised (normal, std 0.02) and rescaled to unit output std on "
                      f"{BN_BATCH} photo crops; nothing else changed")
@@ -275,8 +280,16 @@ def build_real(name):
     raise KeyError(name)
 
 
+def zero_symbolic(g, x):
+    """torch 1.13's exporter has no symbolic for aten::zero (Swin V2 zeroes the k part of its qkv
+    bias with Tensor.zero_ on a slice); x * 0 is the same tensor, and the in-place write on the
+    slice is exported as the exporter exports any in-place slice write."""
+    return g.op("Mul", x, g.op("Constant", value_t=torch.tensor(0.0)))
+
+
 def export_one(spec, opset):
     """torch.onnx.export (TorchScript) to a checked ModelProto with lafam metadata."""
+    torch.onnx.register_custom_op_symbolic("aten::zero", zero_symbolic, 9)
     c, h, w = spec["shape"]
     dummy = torch.zeros(1, c, h, w)
     axes = {}
