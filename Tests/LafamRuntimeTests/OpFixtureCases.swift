@@ -87,6 +87,11 @@ extension OpFixtures {
         "dropout_opset12_mask",
         "dropout_opset12_ratio",
         "dropout_opset7",
+        "einsum_attention_scores",
+        "einsum_diagonal_and_sum",
+        "einsum_ellipsis_broadcast",
+        "einsum_implicit_output",
+        "einsum_three_operands",
         "erf",
         "flatten_axis0",
         "flatten_axis1",
@@ -339,6 +344,11 @@ extension OpFixtureTests {
     func test_dropout_opset12_mask() throws { try check("dropout_opset12_mask") }
     func test_dropout_opset12_ratio() throws { try check("dropout_opset12_ratio") }
     func test_dropout_opset7() throws { try check("dropout_opset7") }
+    func test_einsum_attention_scores() throws { try check("einsum_attention_scores") }
+    func test_einsum_diagonal_and_sum() throws { try check("einsum_diagonal_and_sum") }
+    func test_einsum_ellipsis_broadcast() throws { try check("einsum_ellipsis_broadcast") }
+    func test_einsum_implicit_output() throws { try check("einsum_implicit_output") }
+    func test_einsum_three_operands() throws { try check("einsum_three_operands") }
     func test_erf() throws { try check("erf") }
     func test_flatten_axis0() throws { try check("flatten_axis0") }
     func test_flatten_axis1() throws { try check("flatten_axis1") }
@@ -590,6 +600,11 @@ extension GradientCheckTests {
     func test_dropout_opset12_mask() throws { try check("dropout_opset12_mask") }
     func test_dropout_opset12_ratio() throws { try check("dropout_opset12_ratio") }
     func test_dropout_opset7() throws { try check("dropout_opset7") }
+    func test_einsum_attention_scores() throws { try check("einsum_attention_scores") }
+    func test_einsum_diagonal_and_sum() throws { try check("einsum_diagonal_and_sum") }
+    func test_einsum_ellipsis_broadcast() throws { try check("einsum_ellipsis_broadcast") }
+    func test_einsum_implicit_output() throws { try check("einsum_implicit_output") }
+    func test_einsum_three_operands() throws { try check("einsum_three_operands") }
     func test_erf() throws { try check("erf") }
     func test_flatten_axis0() throws { try check("flatten_axis0") }
     func test_flatten_axis1() throws { try check("flatten_axis1") }

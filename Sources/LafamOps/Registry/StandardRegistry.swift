@@ -12,6 +12,7 @@ extension OperatorRegistry {
         r.register("Upsample") { try Resize($0, upsample: true) }
         r.register("Gemm") { try Gemm($0) }
         r.register("MatMul") { _ in MatMul() }
+        r.register("Einsum") { try Einsum($0) }
         r.register("MaxPool") { try Pool($0, max: true) }
         r.register("AveragePool") { try Pool($0, max: false) }
         r.register("GlobalAveragePool") { _ in GlobalPool(isMax: false) }
