@@ -16,6 +16,53 @@ extension Tensor.Storage {
         }
     }
 
+    /// The elements a strided walk over `shape` from `offset` reads, in row-major order of
+    /// `shape` (a slice, a transpose, a broadcast: stride 0), as `take` of the walk's indices
+    /// gives them but without building that index map: axes that stay contiguous are merged and
+    /// the innermost one is copied as a run.
+    package func strided(shape: [Int], strides: [Int], offset: Int) -> Tensor.Storage {
+        func walk<T>(_ a: [T]) -> [T] {
+            let count = shape.reduce(1, *)
+            guard count > 0 else { return [] }
+            var axes: [(size: Int, stride: Int)] = []
+            for (n, s) in zip(shape, strides) where n != 1 {
+                if let last = axes.last, last.stride == s * n { axes[axes.count - 1] = (last.size * n, s) } else { axes.append((n, s)) }
+            }
+            let inner = axes.popLast() ?? (1, 0)
+            return [T](unsafeUninitializedCapacity: count) { out, initialized in
+                a.withUnsafeBufferPointer { src in
+                    var index = [Int](repeating: 0, count: axes.count)
+                    var from = offset, to = out.baseAddress!
+                    for _ in 0..<(count / inner.size) {
+                        if inner.stride == 1 {
+                            to.initialize(from: src.baseAddress! + from, count: inner.size)
+                        } else {
+                            for j in 0..<inner.size { (to + j).initialize(to: src[from + j * inner.stride]) }
+                        }
+                        to += inner.size
+                        var axis = axes.count - 1
+                        while axis >= 0 {
+                            index[axis] += 1
+                            from += axes[axis].stride
+                            if index[axis] < axes[axis].size { break }
+                            from -= axes[axis].stride * axes[axis].size
+                            index[axis] = 0
+                            axis -= 1
+                        }
+                    }
+                }
+                initialized = count
+            }
+        }
+        switch self {
+        case .float(let a): return .float(walk(a))
+        case .double(let a): return .double(walk(a))
+        case .int64(let a): return .int64(walk(a))
+        case .bool(let a): return .bool(walk(a))
+        case .string(let a): return .string(walk(a))
+        }
+    }
+
     /// The elements in `range` of flat indices.
     package func elements(_ range: Range<Int>) -> Tensor.Storage {
         switch self {

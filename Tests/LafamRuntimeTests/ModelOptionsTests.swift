@@ -40,7 +40,7 @@ final class ModelOptionsTests: XCTestCase {
     }
 
     func testThePassesCanBeListedAndSwitchedOff() throws {
-        XCTAssertEqual(GraphPass.standard.map(\.name), ["fold-channel-affine", "fuse-silu", "fuse-layer-norm", "fuse-conv-output-pass", "winograd"])
+        XCTAssertEqual(GraphPass.standard.map(\.name), ["fold-channel-affine", "fuse-silu", "fuse-layer-norm", "fuse-matmul-bias", "fuse-conv-output-pass", "winograd"])
         XCTAssertTrue(OperatorRegistry.standard.opTypes().contains("Conv"))
         XCTAssertEqual(OperatorRegistry.standard.opTypes(domain: "com.microsoft"), [])
         let plain = try Model(path: Fixtures.mobilenet, options: ModelOptions(disabledPasses: Set(GraphPass.standard.map(\.name))))

@@ -37,7 +37,7 @@ extension Graph {
 }
 
 /// Every pass that changes which nodes run (Winograd only changes how a Conv computes).
-let fusionPasses: Set<String> = ["fold-channel-affine", "fuse-silu", "fuse-layer-norm", "fuse-conv-output-pass"]
+let fusionPasses: Set<String> = ["fold-channel-affine", "fuse-silu", "fuse-layer-norm", "fuse-matmul-bias", "fuse-conv-output-pass"]
 
 extension Conv {
     /// This conv specialised to the inputs' shapes, with `epilogue` (a residual is the fourth

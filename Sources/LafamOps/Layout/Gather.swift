@@ -33,7 +33,16 @@ struct Gather: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0), idx = required(inputs, 1)
         let a = try normalizeAxis(axis, rank: x.rank)
-        return [Tensor(uncheckedShape: Array(x.shape[..<a]) + idx.shape + Array(x.shape[(a + 1)...]), storage: x.storage.take(try indexMaps(inputs)[0]))]
+        let shape = Array(x.shape[..<a]) + idx.shape + Array(x.shape[(a + 1)...])
+        if idx.count == 1 {
+            // One index (Swin's q, k, v = qkv[0], qkv[1], qkv[2]): a strided walk, no index map.
+            let n = x.shape[a], i = idx.asInts[0], j = i < 0 ? i + n : i
+            guard j >= 0 && j < n else { throw OpError("index \(i) is out of range for axis of size \(n)") }
+            let inner = x.shape[(a + 1)...].reduce(1, *)
+            return [Tensor(uncheckedShape: shape, storage: x.storage.strided(shape: [x.shape[..<a].reduce(1, *), inner],
+                                                                               strides: [n * inner, 1], offset: j * inner))]
+        }
+        return [Tensor(uncheckedShape: shape, storage: x.storage.take(try indexMaps(inputs)[0]))]
     }
 }
 

@@ -109,7 +109,7 @@ struct Slice: Operator {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let p = try plan(inputs)
-        return [Tensor(uncheckedShape: p.shape, storage: required(inputs, 0).storage.take(try indexMaps(inputs)[0]))]
+        return [Tensor(uncheckedShape: p.shape, storage: required(inputs, 0).storage.strided(shape: p.shape, strides: p.strides, offset: p.offset))]
     }
 }
 

@@ -56,18 +56,11 @@ struct Split: Operator {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
-        let a = try normalizeAxis(axis, rank: x.rank)
-        let parts = try sizes(x.shape[a], given: splitIsInput ? optional(inputs, 1)?.asInts : attrSplit)
-        return try zip(parts, indexMaps(inputs)).map { size, map in
-            var shape = x.shape
-            shape[a] = size
-            return Tensor(uncheckedShape: shape, storage: x.storage.take(map))
-        }
+        return try parts(inputs).map { Tensor(uncheckedShape: $0.shape, storage: x.storage.strided(shape: $0.shape, strides: $0.strides, offset: $0.offset)) }
     }
-}
 
-extension Split: IndexMapping {
-    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
+    /// Each output as a strided walk over the input.
+    private func parts(_ inputs: [Tensor?]) throws -> [(shape: [Int], strides: [Int], offset: Int)] {
         let x = required(inputs, 0)
         let a = try normalizeAxis(axis, rank: x.rank)
         let strides = Tensor.strides(of: x.shape)
@@ -76,7 +69,13 @@ extension Split: IndexMapping {
             var shape = x.shape
             shape[a] = size
             defer { start += size }
-            return try stridedIndices(shape, strides: strides, offset: start * strides[a])
+            return (shape, strides, start * strides[a])
         }
+    }
+}
+
+extension Split: IndexMapping {
+    func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
+        try parts(inputs).map { try stridedIndices($0.shape, strides: $0.strides, offset: $0.offset) }
     }
 }

@@ -41,7 +41,13 @@ struct Transpose: Operator {
         if x.dtype == .float32, let (batch, rows, columns, inner) = batchedSwap(shape: x.shape, perm: p) {
             return [Tensor(uncheckedShape: shape, floats: transposed(x.floats, batch: batch, rows: rows, columns: columns, inner: inner))]
         }
-        return [Tensor(uncheckedShape: shape, storage: x.storage.take(try indexMaps(inputs)[0]))]
+        return [Tensor(uncheckedShape: shape, storage: x.storage.strided(shape: shape, strides: inputStrides(x, p), offset: 0))]
+    }
+
+    /// The input's strides in output axis order.
+    private func inputStrides(_ x: Tensor, _ p: [Int]) -> [Int] {
+        let strides = Tensor.strides(of: x.shape)
+        return p.map { strides[$0] }
     }
 }
 
@@ -49,8 +55,7 @@ extension Transpose: IndexMapping {
     func indexMaps(_ inputs: [Tensor?]) throws -> [[Int]] {
         let x = required(inputs, 0)
         let p = try permutation(rank: x.rank)
-        let inStrides = Tensor.strides(of: x.shape)
-        return [try stridedIndices(p.map { x.shape[$0] }, strides: p.map { inStrides[$0] }, offset: 0)]
+        return [try stridedIndices(p.map { x.shape[$0] }, strides: inputStrides(x, p), offset: 0)]
     }
 }
 

@@ -2,9 +2,13 @@ import LafamGraph
 import LafamTensor
 
 /// MatMul with numpy semantics: 1-D operands are promoted and the promoted axis removed,
-/// leading (batch) axes broadcast.
+/// leading (batch) axes broadcast. With `hasBias` (made by `fuse-matmul-bias`, never read from a
+/// file) a third input of n elements is added to every output row, the GEMM accumulating onto it.
 struct MatMul: Operator {
-    var inputArity: ClosedRange<Int> { 2...2 }
+    var inputArity: ClosedRange<Int> { hasBias ? 3...3 : 2...2 }
+
+    /// True when a third input, a bias over the output's last axis, is added.
+    var hasBias = false
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
@@ -19,6 +23,12 @@ struct MatMul: Operator {
         var out = try broadcast(Array(pa.dropLast(2)), Array(pb.dropLast(2)))
         if sa.count > 1 { out.append(pa[pa.count - 2]) }
         if sb.count > 1 { out.append(pb.last!) }
+        if hasBias {
+            let bias = try required(inputs, 2, "bias")
+            guard bias.dtype == .float32, let n = pb.last!.value, bias.shape?.concrete.map(Tensor.count(of:)) == n else {
+                throw OpError("the bias is not \(pb.last!) float32 values")
+            }
+        }
         return [facts(.float32, out)]
     }
 
@@ -39,7 +49,18 @@ struct MatMul: Operator {
         let batch = try broadcast(batchA, batchB)
         let batches = Tensor.count(of: batch)
         let sa = broadcastStrides(batchA, to: batch), sb = broadcastStrides(batchB, to: batch)
-        var out = [Float](repeating: 0, count: batches * m * n)
+        var out: [Float]
+        if hasBias {
+            // Every row starts as the bias; the GEMMs below add A·B to it (beta 1).
+            let bias = required(inputs, 2).floats
+            out = [Float](unsafeUninitializedCapacity: batches * m * n) { p, count in
+                for row in 0..<(batches * m) { (p.baseAddress! + row * n).initialize(from: bias, count: n) }
+                count = batches * m * n
+            }
+        } else {
+            out = [Float](repeating: 0, count: batches * m * n)
+        }
+        let beta: Float = hasBias ? 1 : 0
         let av = a.floats, bv = b.floats
         av.withUnsafeBufferPointer { ap in
             bv.withUnsafeBufferPointer { bp in
@@ -48,7 +69,7 @@ struct MatMul: Operator {
                     // a single GEMM over all batches' rows instead of many short ones.
                     if batchA == batch && sb.allSatisfy({ $0 == 0 }) {
                         return sgemm(m: batches * m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n,
-                                     c: op.baseAddress!, ldc: n)
+                                     beta: beta, c: op.baseAddress!, ldc: n)
                     }
                     var index = [Int](repeating: 0, count: batch.count)
                     for i in 0..<batches {
@@ -60,7 +81,7 @@ struct MatMul: Operator {
                             offB += index[axis] * sb[axis]
                         }
                         sgemm(m: m, n: n, k: k, a: ap.baseAddress! + offA * m * k, lda: k,
-                              b: bp.baseAddress! + offB * k * n, ldb: n, c: op.baseAddress! + i * m * n, ldc: n)
+                              b: bp.baseAddress! + offB * k * n, ldb: n, beta: beta, c: op.baseAddress! + i * m * n, ldc: n)
                     }
                 }
             }
@@ -73,9 +94,10 @@ struct MatMul: Operator {
 }
 
 extension MatMul: Differentiable {
-    /// dA = dY·Bᵀ and dB = Aᵀ·dY per batch entry, summed over broadcast batch axes.
+    /// dA = dY·Bᵀ and dB = Aᵀ·dY per batch entry, summed over broadcast batch axes; a bias's
+    /// gradient is dY summed over the rows.
     func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
-        guard let g = gradients[0] else { return [nil, nil] }
+        guard let g = gradients[0] else { return wanted.map { _ in nil } }
         let a = required(inputs, 0), b = required(inputs, 1)
         let pa = a.rank == 1 ? [1] + a.shape : a.shape
         let pb = b.rank == 1 ? b.shape + [1] : b.shape
@@ -114,6 +136,6 @@ extension MatMul: Differentiable {
         return [
             wanted[0] ? try reduceToShape(Tensor(uncheckedShape: batch + [m, k], floats: da), pa).viewed(as: a.shape) : nil,
             wanted[1] ? try reduceToShape(Tensor(uncheckedShape: batch + [k, n], floats: db), pb).viewed(as: b.shape) : nil,
-        ]
+        ] + (hasBias ? [wanted[2] ? try reduceToShape(g, [n]).viewed(as: required(inputs, 2).shape) : nil] : [])
     }
 }

@@ -9,6 +9,7 @@ extension GraphPass {
         GraphPass(ChannelAffineFolding()),
         GraphPass(SiluFusion()),
         GraphPass(LayerNormFusion()),
+        GraphPass(MatMulBiasFusion()),
         GraphPass(ConvOutputPassFusion()),
         GraphPass(WinogradSelection()),
     ]
