@@ -7,7 +7,9 @@ One command regenerates everything from the repository root (after tools/setup-v
 It runs the ConformanceTests target (`swift test --filter BackendNodeTests`, needs Debian's
 libonnx-testdata) and, with --models, exports the architectures (tools/parity/export_architectures.py, ~12 min,
 3.8 GB under .build-models/), builds lafam in release mode and compares every model with onnxruntime
-(tools/parity/compare_architectures.py, ~4 min). Without --models it reuses .build-models/parity.md.
+(tools/parity/compare_architectures.py, ~8 min) and runs Grad-CAM on the full-size transformers against
+pytorch-grad-cam (tools/parity/transformer_gradcam_parity.py, ~6 min). Without --models it reuses
+.build-models/parity.md and .build-models/gradcam-parity.md.
 """
 
 import argparse
@@ -42,12 +44,16 @@ def main():
     if args.models:
         python = sys.executable
         for cmd in ([python, "tools/parity/export_architectures.py"], ["swift", "build", "-c", "release"],
-                    [python, "tools/parity/compare_architectures.py", "--markdown", ".build-models/parity.md"]):
+                    [python, "tools/parity/compare_architectures.py", "--markdown", ".build-models/parity.md"],
+                    [python, "tools/parity/transformer_gradcam_parity.py", "--markdown", ".build-models/gradcam-parity.md"]):
             result = run(cmd)
             if result.returncode not in (0, 1):
                 sys.exit(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     parity_path = os.path.join(ROOT, ".build-models", "parity.md")
     parity = open(parity_path).read().strip() if os.path.exists(parity_path) else "(not run: use --models)"
+    gradcam_path = os.path.join(ROOT, ".build-models", "gradcam-parity.md")
+    gradcam = (open(gradcam_path).read().strip().split("\n", 1)[1].strip() if os.path.exists(gradcam_path)
+               else "(not run: use --models)")
 
     passed, failed, skipped = summary.groups()
     lines = [
@@ -77,10 +83,14 @@ def main():
         "Every Conv and activation output (taps) and the model outputs, batch 1 and 4, real photos; pass when "
         "max|lafam − onnxruntime| ≤ 1e-4 × max(1, max|onnxruntime|) per tensor. torchvision models have random "
         "weights with BatchNorm statistics re-estimated on real photos (tools/parity/export_architectures.py; the "
-        "transformers ViT-B/16, ViT-B/32, Swin-T and Swin-S with a re-initialised classifier head); "
+        "transformers ViT-B/16, B/32, L/16, Swin-T, S, V2-T and MaxViT-T with a re-initialised classifier head); "
         "EfficientNet-Lite0, the MTCNN nets and PP-OCR carry real weights.",
         "",
         parity,
+        "",
+        "## Grad-CAM on full-size transformers against pytorch-grad-cam",
+        "",
+        gradcam,
         "",
     ]
     with open(os.path.join(ROOT, "CONFORMANCE.md"), "w") as f:

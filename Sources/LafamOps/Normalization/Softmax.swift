@@ -1,4 +1,5 @@
 import Foundation
+import CKernels
 import LafamGraph
 import LafamTensor
 
@@ -38,6 +39,10 @@ struct Softmax: Operator {
             ? (x.shape.prefix(a).reduce(1, *), x.shape[a...].reduce(1, *), 1)
             : (x.shape.prefix(a).reduce(1, *), x.shape[a], x.shape[(a + 1)...].reduce(1, *))
         var out = x.floats
+        if kind == .softmax, inner == 1, len > 0, cpuHasAVX2FMA {
+            out.withUnsafeMutableBufferPointer { lafam_softmax_rows($0.baseAddress!, outer, len) }
+            return [Tensor(uncheckedShape: x.shape, floats: out)]
+        }
         out.withUnsafeMutableBufferPointer { p in
             for o in 0..<outer {
                 for i in 0..<inner {
