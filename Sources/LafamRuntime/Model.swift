@@ -198,6 +198,14 @@ public final class Model: Sendable {
         return shapes
     }
 
+    /// The graph outputs' shapes when the (single) input has `shape`, by static inference alone
+    /// (nothing runs): what a model with dynamic sizes makes of a given input size.
+    public func outputShapes(forInputShape shape: [Int]) throws -> [[Dim]?] {
+        guard graph.inputs.count == 1 else { throw LafamError.invalidArgument("the model has \(graph.inputs.count) inputs; give one shape per input") }
+        let g = try MemoryBudget.$current.withValue(options.memoryBudget) { try specialisation(for: [shape.count] + shape).graph }
+        return g.outputs.map { g.values[$0].facts?.shape }
+    }
+
     /// The graph specialised to concrete input shapes (`checkedShapes`), built once per distinct
     /// shape and reused.
     func specialisation(for shapes: [Int]) throws -> Specialisation {

@@ -20,6 +20,23 @@ struct ModelSelection: ParsableArguments {
     }
 }
 
+extension ModelTask: ExpressibleByArgument {}
+
+/// What the model computes, when the reading of its graph (`Model.inferredTask`) is not what the
+/// user means.
+struct TaskOption: ParsableArguments {
+    @Option(help: "What the model computes: classify, embed, segment or detect (default: read from the graph; inspect says how).")
+    var task: ModelTask?
+
+    /// The user's task, or the graph's reading.
+    func reading(for model: Model) -> TaskReading {
+        let inferred = model.inferredTask
+        guard let task, task != inferred.task else { return inferred }
+        return TaskReading(task: task, outputs: inferred.outputs.isEmpty ? model.outputs.prefix(1).map(\.name) : inferred.outputs,
+                           reason: "given with --task (the graph reads as \(inferred.task.rawValue): \(inferred.reason))")
+    }
+}
+
 /// How photos become the model's input: size, normalisation, channel order (as `run` and `eval`
 /// preprocess, and `taps` for photos).
 struct PreprocessingOptions: ParsableArguments {

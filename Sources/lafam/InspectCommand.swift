@@ -12,6 +12,8 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var modelSelection: ModelSelection
 
+    @OptionGroup var taskOption: TaskOption
+
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
@@ -20,7 +22,7 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         try reporting(memory) {
             let m = try loadModel(try modelSelection.path(positional: modelPath), options: ModelOptions(memoryBudget: .current))
-            let report = InspectionReport(m)
+            let report = InspectionReport(m, task: taskOption.reading(for: m))
             if json {
                 let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -41,12 +43,14 @@ struct InspectionReport {
         let node: String, output: String, shape: [Dim]?, layout: TokenLayout
     }
     let model: Model
+    let task: TaskReading
     let convs: [ConvRow]
     let tokens: [TokenRow]
     let target: Int?
 
-    init(_ model: Model) {
+    init(_ model: Model, task: TaskReading) {
         self.model = model
+        self.task = task
         let g = model.graph
         convs = g.nodes.filter { $0.opType == "Conv" }.map { n in
             func ints(_ k: String) -> [Int]? { if case .ints(let v)? = n.attributes[k] { return v }; return nil }
@@ -89,6 +93,7 @@ struct InspectionReport {
             "nodeCount": model.graph.nodes.count,
             "inputs": io(model.inputs),
             "outputs": io(model.outputs),
+            "task": ["task": task.task.rawValue, "outputs": task.outputs, "reason": task.reason],
             "convNodes": convs.map { c -> [String: Any] in
                 ["name": c.node, "output": c.output, "outputShape": jsonShape(c.outputShape),
                  "kernel": c.kernel, "strides": c.strides, "group": c.group]
@@ -116,6 +121,7 @@ struct InspectionReport {
         lines.append("nodes     \(model.graph.nodes.count)")
         for i in model.inputs { lines.append("input     \(i.name)  \(i.dtype)  \(describe(i.shape))") }
         for o in model.outputs { lines.append("output    \(o.name)  \(o.dtype)  \(describe(o.shape))") }
+        lines.append("task      \(task.task.rawValue): \(task.reason)")
         if let t = targetInfo {
             lines.append("target    \(t.tensor)  \(describe(t.shape))  (default LaFAM target, from node \(t.node))")
         }

@@ -283,6 +283,21 @@ final class CLIContractTests: CLITestCase {
         XCTAssertEqual(bad.status, 2, bad.stderr)
     }
 
+    /// inspect says which task it read from the graph and why; --task overrides it and says so.
+    func testInspectSaysTheTaskAndTaskOverridesIt() throws {
+        let text = try lafam(["inspect", Fixtures.path("models/tiny_detector.onnx")])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("task      detect: output output0 [N, 6, 1024] holds 6 box and score rows for each of 1024 candidates"), text.stdout)
+        let r = try lafam(["inspect", "--json", "--task", "embed", Fixtures.mobilenet])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let task = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["task"] as! [String: Any]
+        XCTAssertEqual(task["task"] as? String, "embed")
+        XCTAssertEqual(task["outputs"] as? [String], ["logits"])
+        XCTAssertTrue((task["reason"] as? String ?? "").hasPrefix("given with --task (the graph reads as classify: "), "\(task)")
+        let bad = try lafam(["inspect", "--task", "caption", Fixtures.mobilenet])
+        XCTAssertEqual(bad.status, 2, bad.stderr)
+    }
+
     /// manifest.json records each run into the folder: version, model and its SHA-256, options, files.
     func testManifestRecordsEveryRun() throws {
         let dir = try temporaryFolder()
