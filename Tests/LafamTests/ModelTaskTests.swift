@@ -43,3 +43,64 @@ final class ModelTaskTests: XCTestCase {
         XCTAssertTrue(r.reason.contains("6 box and score rows for each of 1024 candidates"), r.reason)
     }
 }
+
+/// Gradient methods with a task's goal (`ExplanationGoal`), against pytorch-grad-cam 1.5.7 on the
+/// same weights: a segmenter's class over its predicted pixels, an embedding's similarity to a
+/// reference image's embedding.
+final class ExplanationGoalTests: XCTestCase {
+    func assertRawEqual(_ lafam: Tensor, _ fixture: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let reference = try Fixtures.tensor(fixture)
+        XCTAssertEqual(lafam.shape, reference.shape, file: file, line: line)
+        let scale = max(1, try reference.floatValues().map(abs).max() ?? 0)
+        XCTAssertLessThanOrEqual(maxAbsDifference(try lafam.floatValues(), try reference.floatValues()), 1e-4 * scale, file: file, line: line)
+        XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0, "a map that is not all zero", file: file, line: line)
+    }
+
+    func testSegmentClassMatchesSemanticSegmentationTarget() throws {
+        let model = try Model(path: Fixtures.path("models/torch_segmenter.onnx"), options: ModelOptions(threads: 1))
+        XCTAssertEqual(model.inferredTask.task, .segment)
+        let x = try Fixtures.tensor("models/torch_segmenter.input_0.npy")
+        // As the fixture chose them: image 0 the class covering most pixels (the default), image 1
+        // the least covered class present.
+        let pixels = try model.run(x).outputs["output"]!.pixelClasses()
+        let plane = pixels.count / 2
+        var counts = [[Int]](repeating: [Int](repeating: 0, count: 4), count: 2)
+        for (i, k) in pixels.enumerated() { counts[i / plane][k] += 1 }
+        let k0 = counts[0].indices.max { counts[0][$0] < counts[0][$1] || (counts[0][$0] == counts[0][$1] && $0 > $1) }!
+        let k1 = counts[1].indices.filter { counts[1][$0] > 0 }.min { counts[1][$0] < counts[1][$1] }!
+        let defaulted = try model.gradientTarget(for: .segmentClass(output: "output", classes: nil, region: nil), input: x)
+        XCTAssertEqual(defaulted.classes?[0], k0)
+        let goal = try model.gradientTarget(for: .segmentClass(output: "output", classes: [k0, k1], region: nil), input: x)
+        XCTAssertEqual(goal.pixels, [counts[0][k0], counts[1][k1]])
+        let e = try GradCAM(.gradcam, target: goal.target).explain(x, model: model, target: "/body/body.3/Relu_output_0")
+        try assertRawEqual(e.raw, "models/torch_segmenter.gradcam.raw.npy")
+        XCTAssertThrowsError(try model.gradientTarget(for: .segmentClass(output: "output", classes: [7], region: nil), input: x))
+    }
+
+    func testSimilarityMatchesSimilarityToConceptTarget() throws {
+        let model = try Model(path: Fixtures.path("models/torch_embedder.onnx"), options: ModelOptions(threads: 1))
+        XCTAssertEqual(model.inferredTask.task, .embed)
+        let x = try Fixtures.tensor("models/torch_embedder.input_0.npy")
+        let reference = try model.run(try Fixtures.tensor("models/torch_embedder.reference_input.npy")).outputs["output"]!
+        let goal = try model.gradientTarget(for: .similarity(output: "output", reference: reference), input: x)
+        let e = try GradCAM(.gradcam, target: goal.target).explain(x, model: model, target: "/body/body.3/Relu_output_0")
+        try assertRawEqual(e.raw, "models/torch_embedder.gradcam.raw.npy")
+    }
+
+    /// A unit embedding's own norm is 1 everywhere: the norm goal differentiates the vector
+    /// before the normalisation, whose gradient is that vector over its norm.
+    func testEmbeddingNormOfANormalisedOutputUsesTheVectorBeforeIt() throws {
+        let model = try Model(path: Fixtures.path("models/torch_embedder.onnx"), options: ModelOptions(threads: 1))
+        let x = try Fixtures.tensor("models/torch_embedder.input_0.npy")
+        let goal = try model.gradientTarget(for: .embeddingNorm(output: "output"), input: x)
+        guard case .seeds(let seeds) = goal.target, let (name, seed) = seeds.first else { return XCTFail("\(goal.target)") }
+        XCTAssertNotEqual(name, "output")
+        let vector = try model.run(x, taps: [name]).taps[name]!
+        let v = try vector.floatValues(), s = try seed.floatValues()
+        for b in 0..<2 {
+            let row = v[(b * 6)..<((b + 1) * 6)]
+            let norm = row.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            for (i, value) in row.enumerated() { XCTAssertEqual(s[b * 6 + i], value / norm, accuracy: 1e-6) }
+        }
+    }
+}

@@ -277,9 +277,11 @@ def export_yolov8n(photos):
                          torch_meta(source, (0.0,) * 3, (1.0,) * 3))
     data = proto.SerializeToString(deterministic=True)
     x = ea.to_batch([centre_fit(p, YOLO_SIZE, YOLO_SIZE) for p in sample_photos()], (0.0,) * 3, (1.0,) * 3)
-    got, _, check = check_torch(model, data, x, "images")
+    got, ref, check = check_torch(model, data, x, "images")
     boxes, scores = got[:, :4], got[:, 4:]
     check.update(
+        max_abs_diff_boxes_pixels=float(np.abs(boxes - ref[:, :4]).max()),
+        max_abs_diff_scores=float(np.abs(scores - ref[:, 4:]).max()),
         max_class_score_per_photo=[float(v) for v in scores.max(axis=(1, 2))],
         anchors_with_score_over_0_25_per_photo=[int(v) for v in (scores.max(axis=1) > 0.25).sum(axis=1)],
         argmax_class_of_best_anchor_per_photo=[int(scores[i].max(axis=1).argmax()) for i in range(len(got))],

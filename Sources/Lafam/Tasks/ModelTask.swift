@@ -134,6 +134,23 @@ private enum OutputOrigin {
 }
 
 extension Graph {
+    /// The vector an L2-normalised output `v` normalises (the Div's numerator, LpNormalization's
+    /// input), looking back through reshapes; nil when `v` is not normalised.
+    func normalisedVector(of v: Int) -> Int? {
+        var current = v
+        for _ in 0..<16 {
+            guard let p = values[current].producer else { return nil }
+            let node = nodes[p]
+            switch node.opType {
+            case "LpNormalization": return node.inputs.first ?? nil
+            case "Div" where node.inputs.count == 2 && isNorm(node.inputs[1]): return node.inputs[0]
+            case "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Cast": current = node.inputs.first.flatMap { $0 } ?? current
+            default: return nil
+            }
+        }
+        return nil
+    }
+
     fileprivate func origin(of output: Int) -> OutputOrigin {
         var v = output
         for _ in 0..<16 {
@@ -161,7 +178,7 @@ extension Graph {
 
     /// True when `v` is a vector norm of something: ReduceL2, or Sqrt of a ReduceSum (of
     /// squares), possibly clamped away from 0 (Clip, Max) or broadcast (Expand).
-    private func isNorm(_ v: Int?) -> Bool {
+    func isNorm(_ v: Int?) -> Bool {
         var current = v
         for _ in 0..<4 {
             guard let c = current, let p = values[c].producer else { return false }
