@@ -83,6 +83,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("class"), help: "Class to explain for gradient methods: an index or a class name (default: the top class).")
     var targetClass: String?
     @Option(help: "What gradient methods differentiate: logit (default) or probability (softmax).") var target: Target?
+    @OptionGroup var taskOption: TaskOption
+    @Option(help: "Embedding models: explain each input's cosine similarity to this image's embedding (gradient methods; default: the embedding's norm).")
+    var reference: String?
     @OptionGroup(title: "RELAX") var relax: RELAXOptions
     @Option(help: "Post-processing of gradient-method and EigenCAM maps: paper (min-max, --upsampling; default) or pytorch-grad-cam (min-max, bilinear, min-max).")
     var postprocess: Postprocessing?
@@ -108,7 +111,9 @@ struct RunCommand: ParsableCommand {
             warnAboutInapplicableOptions(chosen)
             let modelPath = try modelSelection.path()
             let m = try execution.model(modelPath)
-            let classes = classCount(of: m)
+            let reading = taskOption.reading(for: m)
+            try checkTask(reading, chosen: chosen, modelPath: modelPath)
+            let classes = reading.task == .classify ? classCount(of: m) : nil
             let labels = try labelOptions.labels(for: m, classes: classes)
             if let labels, labels == .imageNet1k, !json {
                 print("class names: ImageNet-1k, assumed for the model's 1000 classes (it carries none; --labels FILE gives yours)")
@@ -120,6 +125,8 @@ struct RunCommand: ParsableCommand {
                 }
                 return try labels.index(of: text, classes: classes)
             }
+            let preprocessing = m.inputs.first?.shape.count == 4 ? try preprocess.preprocessing(for: m) : nil
+            let goal = try explanationGoal(reading, model: m, explainedClass: explainedClass, preprocessing: preprocessing)
             let gradientTarget: GradientTarget = target == .probability
                 ? .probability(classes: explainedClass.map { [$0] }) : .logit(classes: explainedClass.map { [$0] })
             let relaxExplainer = chosen.contains(.relax) ? try relax.explainer() : RELAX()
@@ -131,7 +138,6 @@ struct RunCommand: ParsableCommand {
             let files = try InputFile.expand(inputs.isEmpty ? Bundled.samplePhotos : inputs)
             guard !files.isEmpty else { throw CLIError("no inputs given and no bundled sample photos found") }
             for n in node { _ = try m.graph.resolveTensor(n) }
-            let preprocessing = m.inputs.first?.shape.count == 4 ? try preprocess.preprocessing(for: m) : nil
             let folder = try OutputFolder(output, overwrite: overwrite)
 
             // Decode everything and name every output first: a bad input or an existing file fails
@@ -163,19 +169,29 @@ struct RunCommand: ParsableCommand {
                 for (j, job) in jobs.enumerated() {
                     var maps: [[String: Any]] = []
                     var cells: [SheetCell] = []
-                    var predictions: [[String: Any]] = []
+                    var predictions: [[String: Any]] = [], summaries: [[String: Any]] = []
+                    // The task's goal for this input (embedding norms and segment masks need its outputs).
+                    let resolved = try chosen.contains(where: \.explainsAClass) && reading.task != .classify
+                        ? m.gradientTarget(for: goal, input: job.tensor) : nil
                     for (explainer, plan) in zip(explainers, plans[j]) {
+                        var explainer = explainer
+                        if let resolved, explainer.name.explainsAClass { explainer.target = resolved.target }
                         let explanations = try explainer.explain(job.tensor, model: m, nodes: explainer.name.explainsALayer ? node : [])
-                        let result = try write(job, explanations, plan: plan, figures: figures)
+                        var result = try write(job, explanations, plan: plan, figures: figures)
+                        if let classes = resolved?.classes, explainer.name.explainsAClass {
+                            for k in result.records.indices { result.records[k]["classes"] = classes }
+                        }
                         written += result.files
                         maps += result.records
                         cells += try explanations.map {
                             SheetCell(method: explainer.name, target: $0.targetTensor, picture: try figures.panel($0.maps, photo: job.photo),
                                       classLine: figures.classLine($0, method: explainer.name))
                         }
-                        if predictions.isEmpty { predictions = self.predictions(explanations[0], model: m, labels: labels) }
+                        if predictions.isEmpty && reading.task == .classify { predictions = self.predictions(explanations[0], model: m, labels: labels) }
+                        if summaries.isEmpty { summaries = try taskSummaries(explanations[0], reading: reading) }
                     }
-                    var record: [String: Any] = ["input": job.path, "maps": maps, "predictions": predictions]
+                    var record: [String: Any] = ["input": job.path, "maps": maps, "predictions": predictions, "task": reading.task.rawValue]
+                    if !summaries.isEmpty { record[reading.task == .embed ? "embeddings" : "pixels"] = summaries }
                     if let sheet = sheets[j] {
                         try ImageIO.write(figures.sheet(cells, job: job, predictions: predictions), to: sheet)
                         written.append(sheet)
@@ -291,6 +307,65 @@ struct RunCommand: ParsableCommand {
         return (written, records)
     }
 
+    /// Refuses what the task cannot mean: --class on an embedding, --reference off one, a class
+    /// score of a detector (decoding detections is not built yet).
+    private func checkTask(_ reading: TaskReading, chosen: [SaliencyMethod.Name], modelPath: String) throws {
+        let name = (modelPath as NSString).lastPathComponent
+        if reading.task == .embed, targetClass != nil {
+            throw CLIError("--class: '\(name)' is an embedding model (\(reading.reason)) and has no classes; explain its similarity to another image with --reference IMAGE, or pass --task classify")
+        }
+        if reading.task != .embed, reference != nil {
+            throw CLIError("--reference compares embeddings, but '\(name)' reads as a \(reading.task.rawValue) model (\(reading.reason)); pass --task embed if its output is an embedding")
+        }
+        let classBased = chosen.filter(\.explainsAClass)
+        if reading.task == .detect, !classBased.isEmpty {
+            throw CLIError("explaining one detection with \(classBased.map(\.rawValue).joined(separator: ", ")) is not implemented yet ('\(name)' reads as a detector: \(reading.reason)); label-free methods (lafam, eigencam, relax) work on it, or pass --task classify to differentiate its first output as class scores")
+        }
+    }
+
+    /// What gradient methods explain, in the task's terms.
+    private func explanationGoal(_ reading: TaskReading, model m: Model, explainedClass: Int?, preprocessing: Preprocessing?) throws -> ExplanationGoal {
+        let output = reading.outputs.first ?? m.outputs.first?.name ?? ""
+        switch reading.task {
+        case .classify, .detect:
+            return .classScore(classes: explainedClass.map { [$0] }, probability: target == .probability)
+        case .segment:
+            return .segmentClass(output: output, classes: explainedClass.map { [$0] }, region: nil)
+        case .embed:
+            guard let reference else { return .embeddingNorm(output: output) }
+            let image = try InputFile(path: reference, preprocessing: preprocessing, model: m)
+            guard let embedding = try m.run(image.tensor, taps: [output]).taps[output] else {
+                throw CLIError("the model computed no '\(output)' for --reference '\(reference)'")
+            }
+            return .similarity(output: output, reference: embedding)
+        }
+    }
+
+    /// Per image, what an embedding or a segmenter gave: the embedding's size and norm, or the
+    /// share of pixels of each predicted class (the largest five).
+    private func taskSummaries(_ e: Explanation, reading: TaskReading) throws -> [[String: Any]] {
+        guard let name = reading.outputs.first, let y = e.outputs[name], y.rank >= 1, y.shape[0] > 0 else { return [] }
+        let n = y.shape[0]
+        switch reading.task {
+        case .embed:
+            let v = try y.floatValues(), d = y.count / n
+            return (0..<n).map { b in
+                let norm = v[(b * d)..<((b + 1) * d)].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                return ["image": b, "output": name, "dimensions": d, "norm": norm]
+            }
+        case .segment:
+            let pixels = try y.pixelClasses(), plane = pixels.count / n
+            return (0..<n).map { b in
+                var counts: [Int: Int] = [:]
+                for k in pixels[(b * plane)..<((b + 1) * plane)] { counts[k, default: 0] += 1 }
+                let shares = counts.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(5)
+                return ["image": b, "output": name, "classes": shares.map { ["class": $0.key, "share": Double($0.value) / Double(plane)] }]
+            }
+        case .classify, .detect:
+            return []
+        }
+    }
+
     /// The top classes per image of the first output, when it is a classifier's `[N, C]` scores.
     private func predictions(_ e: Explanation, model m: Model, labels: ClassLabels?) -> [[String: Any]] {
         guard top > 0, let first = m.outputs.first, let scores = e.outputs[first.name], scores.rank == 2,
@@ -311,6 +386,18 @@ struct RunCommand: ParsableCommand {
             print("\(job.path): \(map["method"] ?? "") at \(map["target"] ?? "")\(explained) → " + files.joined(separator: ", "))
         }
         if let sheet = record["sheet"] as? String { print("\(job.path): comparison sheet → \(sheet)") }
+        for image in record["embeddings"] as? [[String: Any]] ?? [] {
+            let label = job.photo == nil ? "\(job.stem)[\(image["image"] as? Int ?? 0)]" : job.stem
+            print(String(format: "  %@ embedding %@: %d values, norm %.4g", label, image["output"] as? String ?? "",
+                         image["dimensions"] as? Int ?? 0, image["norm"] as? Double ?? 0))
+        }
+        for image in record["pixels"] as? [[String: Any]] ?? [] {
+            let label = job.photo == nil ? "\(job.stem)[\(image["image"] as? Int ?? 0)]" : job.stem
+            let shares = (image["classes"] as? [[String: Any]] ?? []).map { c in
+                String(format: "class %d %.1f%%", c["class"] as? Int ?? 0, 100 * (c["share"] as? Double ?? 0))
+            }
+            print("  \(label) pixels: " + shares.joined(separator: ", "))
+        }
         for image in record["predictions"] as? [[String: Any]] ?? [] {
             let b = image["image"] as? Int ?? 0
             let label = job.photo == nil ? "\(job.stem)[\(b)]" : job.stem
@@ -333,6 +420,8 @@ struct RunCommand: ParsableCommand {
         if html { options["html"] = true }
         if let targetClass { options["class"] = targetClass }
         if let target { options["target"] = target.rawValue }
+        if let task = taskOption.task { options["task"] = task.rawValue }
+        if let reference { options["reference"] = reference }
         if chosenMethods.contains(.relax) { options["relax"] = relax.description }
         var out: [String: Any] = ["command": "run", "lafamVersion": lafamVersion, "model": modelDescription(m, path: modelPath),
                                   "options": options, "images": records, "seconds": seconds,
@@ -362,6 +451,9 @@ struct OutputNaming {
         if method.explainsAClass {
             if let target = run.target, target != .logit { parts.append(target.rawValue) }
             if let targetClass = run.targetClass { parts.append("class-" + safeFileName(targetClass)) }
+            if let reference = run.reference {
+                parts.append("vs-" + safeFileName(((reference as NSString).lastPathComponent as NSString).deletingPathExtension))
+            }
         }
         if method == .relax { parts += run.relax.fileNameParts }
         if run.colormap != .turbo { parts.append(run.colormap.rawValue) }

@@ -298,6 +298,38 @@ final class CLIContractTests: CLITestCase {
         XCTAssertEqual(bad.status, 2, bad.stderr)
     }
 
+    /// run by task: a segmenter's class over its pixels and the pixel shares, an embedding's
+    /// similarity to a reference and its norm, --class refused on an embedding, --reference off
+    /// one, and a detector's class-based maps refused (not built yet) while label-free ones work.
+    func testRunExplainsWhatTheTaskMeans() throws {
+        let dir = try temporaryFolder()
+        let segmenter = Fixtures.path("models/torch_segmenter.onnx")
+        let seg = try lafam(["run", "-m", segmenter, "--method", "gradcam", "--class", "0", "--size", "32", "--json", "--output", dir, coffee])
+        XCTAssertEqual(seg.status, 0, seg.stderr)
+        let image = ((try JSONSerialization.jsonObject(with: Data(seg.stdout.utf8)) as! [String: Any])["images"] as! [[String: Any]])[0]
+        XCTAssertEqual(image["task"] as? String, "segment")
+        XCTAssertEqual((image["maps"] as! [[String: Any]])[0]["classes"] as? [Int], [0])
+        XCTAssertEqual((image["maps"] as! [[String: Any]])[0]["target"] as? String, "/body/body.3/Relu_output_0", "the classifier's input")
+        let shares = ((image["pixels"] as! [[String: Any]])[0]["classes"] as! [[String: Any]]).map { $0["share"] as! Double }
+        XCTAssertEqual(shares.reduce(0, +), 1, accuracy: 1e-9, "the five largest of at most four classes cover every pixel")
+
+        let embedder = Fixtures.path("models/torch_embedder.onnx")
+        let similar = try lafam(["run", "-m", embedder, "--method", "gradcam", "--reference", chelsea, "--size", "32", "--output", dir, coffee])
+        XCTAssertEqual(similar.status, 0, similar.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/coffee.gradcam.vs-chelsea.png"), similar.stdout)
+        XCTAssertTrue(similar.stdout.contains("coffee embedding output: 6 values, norm 1"), similar.stdout)
+        try expectFailure(["run", "-m", embedder, "--method", "gradcam", "--class", "3", "--size", "32", "--output", dir, coffee],
+                          ["--class", "is an embedding model", "L2-normalised", "--reference IMAGE"])
+        try expectFailure(["run", "--method", "gradcam", "--reference", chelsea, "--output", dir, coffee],
+                          ["--reference compares embeddings", "classify model", "--task embed"])
+
+        let detector = Fixtures.path("models/tiny_detector.onnx")
+        try expectFailure(["run", "-m", detector, "--method", "gradcam", "--output", dir, coffee],
+                          ["explaining one detection with gradcam is not implemented yet", "reads as a detector", "label-free methods"])
+        let label = try lafam(["run", "-m", detector, "--output", dir, coffee])
+        XCTAssertEqual(label.status, 0, label.stderr)
+    }
+
     /// manifest.json records each run into the folder: version, model and its SHA-256, options, files.
     func testManifestRecordsEveryRun() throws {
         let dir = try temporaryFolder()

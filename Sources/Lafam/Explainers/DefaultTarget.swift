@@ -2,7 +2,8 @@ extension Model {
     /// The tensor a saliency method explains when none is named: the last 4-D activation with
     /// spatial size > 1 that feeds a global pooling (GlobalAveragePool/GlobalMaxPool, or
     /// ReduceMean over both spatial axes); for ResNet-50 the `layer4` output. Models without
-    /// such pooling fall back to the last 4-D activation with spatial size > 1.
+    /// such pooling: a vision transformer's last attention input, a segmenter's last Conv input,
+    /// else the last 4-D activation with spatial size > 1.
     public var defaultTarget: Int? {
         let g = graph
         func isSpatialMap(_ v: Int) -> Bool {
@@ -23,7 +24,15 @@ extension Model {
                 continue
             }
         }
-        return transformerTarget ?? g.values.indices.last(where: isSpatialMap)
+        return transformerTarget ?? segmenterTarget(isSpatialMap) ?? g.values.indices.last(where: isSpatialMap)
+    }
+
+    /// For a segmenter (`inferredTask`): the input of its last Conv, the features its classifier
+    /// reads (pytorch-grad-cam's examples explain the backbone's last layer), not the upsampled
+    /// class scores the fallback would pick.
+    private func segmenterTarget(_ isSpatialMap: (Int) -> Bool) -> Int? {
+        guard inferredTask.task == .segment else { return nil }
+        return graph.nodes.last { $0.opType == "Conv" && !$0.isFolded && ($0.inputs.first ?? nil).map(isSpatialMap) == true }?.inputs.first ?? nil
     }
 
     /// For a vision transformer without spatial pooling (ViT, DeiT): the input of its last
