@@ -28,7 +28,7 @@ public struct EvaluationReport {
                                                   bytes: try ImageFormat.jpeg.encode(map, jpegQuality: 85), mimeType: "image/jpeg")
         if photos[scored.item.id] == nil {
             photos[scored.item.id] = HTMLReport.Picture(caption: scored.item.id, bytes: try ImageFormat.jpeg.encode(
-                Self.outlined(crop, mask: scored.mask, width: preprocessing.width, height: preprocessing.height), jpegQuality: 85),
+                crop.outlined(by: scored.mask, width: preprocessing.width, height: preprocessing.height), jpegQuality: 85),
                 mimeType: "image/jpeg")
         }
     }
@@ -66,21 +66,5 @@ public struct EvaluationReport {
              maps[r.key].map { .picture($0) } ?? .text("–"), .number(r.predictedClass.map(Double.init), digits: 0)]
                 + metrics.map { .number(r.metrics[$0], digits: 3) }
         }, sortable: sortable)
-    }
-
-    /// `image` with the boundary of `mask` (`width`×`height`, sampled to the image's size) in magenta.
-    static func outlined(_ image: RGBImage, mask: [Bool], width: Int, height: Int) -> RGBImage {
-        guard mask.count == width * height, width > 0, height > 0 else { return image }
-        var out = image
-        func inside(_ x: Int, _ y: Int) -> Bool {
-            guard x >= 0, y >= 0, x < image.width, y < image.height else { return false }
-            return mask[(y * height / image.height) * width + x * width / image.width]
-        }
-        for y in 0..<image.height {
-            for x in 0..<image.width where inside(x, y) && !(inside(x - 1, y) && inside(x + 1, y) && inside(x, y - 1) && inside(x, y + 1)) {
-                out[x, y] = (255, 0, 255)
-            }
-        }
-        return out
     }
 }

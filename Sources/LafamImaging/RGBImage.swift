@@ -92,3 +92,22 @@ public struct RGBImage: Equatable, Hashable, Sendable {
         return RGBImage(uncheckedWidth: w, height: h, pixels: out)
     }
 }
+
+extension RGBImage {
+    /// The image with the boundary of `mask` (`width`×`height`, true inside, sampled to the
+    /// image's size) drawn in magenta: the object of an evaluation, a segment's pixels.
+    public func outlined(by mask: [Bool], width: Int, height: Int) -> RGBImage {
+        guard mask.count == width * height, width > 0, height > 0 else { return self }
+        var out = self
+        func inside(_ x: Int, _ y: Int) -> Bool {
+            guard x >= 0, y >= 0, x < self.width, y < self.height else { return false }
+            return mask[(y * height / self.height) * width + x * width / self.width]
+        }
+        for y in 0..<self.height {
+            for x in 0..<self.width where inside(x, y) && !(inside(x - 1, y) && inside(x + 1, y) && inside(x, y - 1) && inside(x, y + 1)) {
+                out[x, y] = (255, 0, 255)
+            }
+        }
+        return out
+    }
+}

@@ -107,6 +107,10 @@ struct InputFile {
     let tensor: Tensor
     /// The part of the photo the model saw (centre crop), for drawing maps on; nil for .npy inputs.
     let photo: RGBImage?
+    /// Pixels to outline on the maps (a segment's), as a row-major mask on a width × height grid.
+    var outline: (mask: [Bool], width: Int, height: Int)?
+    /// The photo's size as read (nil for .npy inputs).
+    let photoSize: (width: Int, height: Int)?
 
     init(path: String, preprocessing: Preprocessing?, model: Model) throws {
         self.path = path
@@ -119,6 +123,7 @@ struct InputFile {
             try checkInput(t, from: path, model: model)
             tensor = t
             photo = nil
+            photoSize = nil
         } else {
             guard let preprocessing else {
                 throw CLIError("'\(path)': the model's first input is not a 4-D image batch, so photos cannot be fed; give a .npy array")
@@ -126,6 +131,7 @@ struct InputFile {
             let image = try ImageIO.readImage(path: path)
             tensor = try preprocessing.tensor(image)
             photo = try preprocessing.visibleRegion(of: image)
+            photoSize = (image.width, image.height)
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Lafam
+import LafamEvaluation
 import LafamImaging
 
 extension SaliencyMethod.Name: ExpressibleByArgument {}
@@ -86,6 +87,8 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var taskOption: TaskOption
     @Option(help: "Embedding models: explain each input's cosine similarity to this image's embedding (gradient methods; default: the embedding's norm).")
     var reference: String?
+    @Option(help: "Segmenters: explain the class over the pixels of this mask (a PNG the size of the photo, pixels > 127 inside; default: the pixels predicted as the class).")
+    var region: String?
     @OptionGroup(title: "RELAX") var relax: RELAXOptions
     @Option(help: "Post-processing of gradient-method and EigenCAM maps: paper (min-max, --upsampling; default) or pytorch-grad-cam (min-max, bilinear, min-max).")
     var postprocess: Postprocessing?
@@ -172,7 +175,10 @@ struct RunCommand: ParsableCommand {
                     var predictions: [[String: Any]] = [], summaries: [[String: Any]] = []
                     // The task's goal for this input (embedding norms and segment masks need its outputs).
                     let resolved = try chosen.contains(where: \.explainsAClass) && reading.task != .classify
-                        ? m.gradientTarget(for: goal, input: job.tensor) : nil
+                        ? m.gradientTarget(for: try regionGoal(goal, job: job, preprocessing: preprocessing), input: job.tensor) : nil
+                    // A segment's pixels are outlined on its figures.
+                    var job = job
+                    if let masks = resolved?.masks, masks.masks.count == 1 { job.outline = (masks.masks[0], masks.width, masks.height) }
                     for (explainer, plan) in zip(explainers, plans[j]) {
                         var explainer = explainer
                         if let resolved, explainer.name.explainsAClass { explainer.target = resolved.target }
@@ -184,7 +190,7 @@ struct RunCommand: ParsableCommand {
                         written += result.files
                         maps += result.records
                         cells += try explanations.map {
-                            SheetCell(method: explainer.name, target: $0.targetTensor, picture: try figures.panel($0.maps, photo: job.photo),
+                            SheetCell(method: explainer.name, target: $0.targetTensor, picture: try figures.panel($0.maps, photo: job.photo, outline: job.outline),
                                       classLine: figures.classLine($0, method: explainer.name))
                         }
                         if predictions.isEmpty && reading.task == .classify { predictions = self.predictions(explanations[0], model: m, labels: labels) }
@@ -314,6 +320,9 @@ struct RunCommand: ParsableCommand {
         if reading.task == .embed, targetClass != nil {
             throw CLIError("--class: '\(name)' is an embedding model (\(reading.reason)) and has no classes; explain its similarity to another image with --reference IMAGE, or pass --task classify")
         }
+        if reading.task != .segment, region != nil {
+            throw CLIError("--region selects pixels of a segmenter, but '\(name)' reads as a \(reading.task.rawValue) model (\(reading.reason)); pass --task segment if it segments")
+        }
         if reading.task != .embed, reference != nil {
             throw CLIError("--reference compares embeddings, but '\(name)' reads as a \(reading.task.rawValue) model (\(reading.reason)); pass --task embed if its output is an embedding")
         }
@@ -339,6 +348,19 @@ struct RunCommand: ParsableCommand {
             }
             return .similarity(output: output, reference: embedding)
         }
+    }
+
+    /// `goal` with --region's mask, cropped and resized (nearest) as the photo was, when given.
+    private func regionGoal(_ goal: ExplanationGoal, job: InputFile, preprocessing: Preprocessing?) throws -> ExplanationGoal {
+        guard let region, case .segmentClass(let output, let classes, _) = goal else { return goal }
+        guard let size = job.photoSize, let preprocessing else {
+            throw CLIError("--region needs photo inputs (a mask the size of the photo); '\(job.path)' is an array")
+        }
+        let inside = try EvalDataset.mask(EvalItem(id: job.stem, image: job.path, mask: region), source: .binary,
+                                          width: preprocessing.width, height: preprocessing.height, expected: size)
+        guard inside.contains(true) else { throw CLIError("--region '\(region)' selects no pixel of what the model sees of '\(job.path)'") }
+        let mask = try Tensor(shape: [preprocessing.height, preprocessing.width], floats: inside.map { $0 ? 1 : 0 })
+        return .segmentClass(output: output, classes: classes, region: mask)
     }
 
     /// Per image, what an embedding or a segmenter gave: the embedding's size and norm, or the
@@ -422,6 +444,7 @@ struct RunCommand: ParsableCommand {
         if let target { options["target"] = target.rawValue }
         if let task = taskOption.task { options["task"] = task.rawValue }
         if let reference { options["reference"] = reference }
+        if let region { options["region"] = region }
         if chosenMethods.contains(.relax) { options["relax"] = relax.description }
         var out: [String: Any] = ["command": "run", "lafamVersion": lafamVersion, "model": modelDescription(m, path: modelPath),
                                   "options": options, "images": records, "seconds": seconds,
@@ -451,6 +474,9 @@ struct OutputNaming {
         if method.explainsAClass {
             if let target = run.target, target != .logit { parts.append(target.rawValue) }
             if let targetClass = run.targetClass { parts.append("class-" + safeFileName(targetClass)) }
+            if let region = run.region {
+                parts.append("region-" + safeFileName(((region as NSString).lastPathComponent as NSString).deletingPathExtension))
+            }
             if let reference = run.reference {
                 parts.append("vs-" + safeFileName(((reference as NSString).lastPathComponent as NSString).deletingPathExtension))
             }

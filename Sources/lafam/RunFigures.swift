@@ -26,11 +26,15 @@ struct FigureMaker {
     /// Top of RELAX's uncertainty scale (the same for every image).
     let uncertaintyMax: Float
 
-    /// B×H×W maps as a bare picture: blended over the photo, or (for .npy inputs) colourised side by side.
-    func panel(_ maps: Tensor, photo: RGBImage?) throws -> RGBImage {
+    /// B×H×W maps as a bare picture: blended over the photo (with `outline`'s boundary drawn on
+    /// top), or (for .npy inputs) colourised side by side.
+    func panel(_ maps: Tensor, photo: RGBImage?, outline: (mask: [Bool], width: Int, height: Int)? = nil) throws -> RGBImage {
         let (b, h, w) = (maps.shape[0], maps.shape[1], maps.shape[2])
         let values = maps.floats
-        if let photo { return try overlay(map: values, mapWidth: w, mapHeight: h, on: photo, colormap: colormap, alpha: alpha) }
+        if let photo {
+            let picture = try overlay(map: values, mapWidth: w, mapHeight: h, on: photo, colormap: colormap, alpha: alpha)
+            return outline.map { picture.outlined(by: $0.mask, width: $0.width, height: $0.height) } ?? picture
+        }
         return sideBySide(try (0..<b).map { i in
             try colorize(map: Array(values[(i * h * w)..<((i + 1) * h * w)]), width: w, height: h, colormap: colormap)
         }, spacing: 4)
@@ -40,7 +44,7 @@ struct FigureMaker {
     /// panel, the uncertainty, on a fixed scale from 0 to `uncertaintyMax`, so that panels of
     /// different images compare: per-image min-max would stretch any spread to the full range.
     func figure(_ maps: Tensor, explanation e: Explanation, meanOf: [String]?, job: InputFile) throws -> RGBImage {
-        let picture = try panel(maps, photo: job.photo)
+        let picture = try panel(maps, photo: job.photo, outline: job.outline)
         let uncertainty = meanOf == nil ? e.extras["uncertainty"] : nil
         let uncertaintyPicture = try uncertainty.map { u -> RGBImage in
             try panel(Tensor(shape: u.shape, floats: u.floats.map { min($0 / uncertaintyMax, 1) }), photo: job.photo)

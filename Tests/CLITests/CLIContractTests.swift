@@ -313,6 +313,19 @@ final class CLIContractTests: CLITestCase {
         let shares = ((image["pixels"] as! [[String: Any]])[0]["classes"] as! [[String: Any]]).map { $0["share"] as! Double }
         XCTAssertEqual(shares.reduce(0, +), 1, accuracy: 1e-9, "the five largest of at most four classes cover every pixel")
 
+        // --region: the left half of the photo; the figure outlines it.
+        let photo = try ImageIO.readImage(path: coffee)
+        var half = RGBImage(width: photo.width, height: photo.height)
+        for y in 0..<photo.height { for x in 0..<(photo.width / 2) { half[x, y] = (255, 255, 255) } }
+        try ImageIO.write(half, to: dir + "/left.png")
+        let region = try lafam(["run", "-m", segmenter, "--method", "gradcam", "--class", "1", "--region", dir + "/left.png", "--size", "32", "--plain",
+                                "--output", dir, coffee])
+        XCTAssertEqual(region.status, 0, region.stderr)
+        let figure = try ImageIO.readImage(path: dir + "/coffee.gradcam.class-1.region-left.plain.png")
+        let magenta = (0..<figure.height).flatMap { y in (0..<figure.width).map { x in figure[x, y] } }.filter { $0 == (255, 0, 255) }.count
+        XCTAssertGreaterThan(magenta, figure.height, "the region's boundary is drawn")
+        try expectFailure(["run", "--method", "gradcam", "--region", dir + "/left.png", "--output", dir, coffee], ["--region selects pixels of a segmenter"])
+
         let embedder = Fixtures.path("models/torch_embedder.onnx")
         let similar = try lafam(["run", "-m", embedder, "--method", "gradcam", "--reference", chelsea, "--size", "32", "--output", dir, coffee])
         XCTAssertEqual(similar.status, 0, similar.stderr)

@@ -67,7 +67,7 @@ Export settings: TorchScript exporter (torch.onnx.export), opset 17, do_constant
 inline, dynamic axis `batch`; metadata `lafam.source`, and `lafam.mean`/`lafam.std` where the
 normalisation is a fixed per-channel one (not for facenet, whose metadata says
 `lafam.normalisation` = per-image standardisation). A failure of one model is recorded and the others
-go on; the exit status is 1 if a requested model failed. About 6 minutes on 2 cores.
+go on; the exit status is 1 if a requested model failed. About 4 minutes on 2 cores.
 """
 
 import argparse
@@ -199,7 +199,10 @@ def ort_session(data):
     return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
 
 
-def torch_export(model, shape, input_name, output_name, meta):
+def torch_export(model, shape, input_name, output_name, meta, output_shape):
+    """torch.onnx.export at batch 1 with a dynamic batch axis. The TorchScript exporter leaves the output's
+    non-batch dims symbolic (e.g. `Resizelogits_dim_1`) when they come out of shape arithmetic: they are
+    set to `output_shape` here (checked against onnxruntime's output by check_torch)."""
     import io
     import onnx
     import torch
@@ -209,6 +212,14 @@ def torch_export(model, shape, input_name, output_name, meta):
                           do_constant_folding=True, input_names=[input_name], output_names=[output_name],
                           dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}})
     proto = onnx.load_from_string(buf.getvalue())
+    (out,) = [o for o in proto.graph.output if o.name == output_name]
+    dims = out.type.tensor_type.shape.dim
+    if len(dims) != 1 + len(output_shape):
+        raise RuntimeError(f"{output_name} has rank {len(dims)}, expected {1 + len(output_shape)}")
+    for d, n in zip(list(dims)[1:], output_shape):
+        if d.dim_param or d.dim_value != n:
+            d.Clear()
+            d.dim_value = n
     set_metadata(proto, meta)
     onnx.checker.check_model(proto, full_check=True)
     return proto
@@ -229,6 +240,10 @@ def check_torch(model, data, x, input_name):
         ref = model(x).numpy()
     if got.shape != ref.shape:
         raise RuntimeError(f"onnxruntime output shape {got.shape} != torch {ref.shape}")
+    import onnx
+    declared = io_desc(onnx.load_from_string(data).graph.output)[0]["shape"][1:]
+    if list(got.shape[1:]) != declared:
+        raise RuntimeError(f"onnxruntime output shape {got.shape} does not match the declared [batch, {declared}]")
     diff = float(np.abs(got - ref).max())
     return got, ref, dict(max_abs_diff_vs_torch=diff, max_abs_output=float(np.abs(ref).max()),
                           max_rel_diff_vs_torch=diff / max(1.0, float(np.abs(ref).max())),
@@ -274,7 +289,7 @@ def export_yolov8n(photos):
               "crops, pixel/255) then fused into the Convs; Detect head in ultralytics' ONNX export mode "
               "(xywh pixels + 80 sigmoid scores, no NMS)")
     proto = torch_export(model, (3, YOLO_SIZE, YOLO_SIZE), "images", "output0",
-                         torch_meta(source, (0.0,) * 3, (1.0,) * 3))
+                         torch_meta(source, (0.0,) * 3, (1.0,) * 3), (84, 8400))
     data = proto.SerializeToString(deterministic=True)
     x = ea.to_batch([centre_fit(p, YOLO_SIZE, YOLO_SIZE) for p in sample_photos()], (0.0,) * 3, (1.0,) * 3)
     got, ref, check = check_torch(model, data, x, "images")
@@ -328,7 +343,7 @@ def export_segmenter(name, photos):
               f"({SEG_BN_STEPS}x{SEG_BN_BATCH} {SEG_SIZE}x{SEG_SIZE} photo crops), final 1x1 classifier Conv "
               "rescaled to unit output std; output = the model's 'out' entry")
     proto = torch_export(model, (3, SEG_SIZE, SEG_SIZE), "input", "logits",
-                         torch_meta(source, ea.IMAGENET_MEAN, ea.IMAGENET_STD))
+                         torch_meta(source, ea.IMAGENET_MEAN, ea.IMAGENET_STD), (21, SEG_SIZE, SEG_SIZE))
     data = proto.SerializeToString(deterministic=True)
     x = ea.to_batch([centre_fit(p, SEG_SIZE, SEG_SIZE) for p in sample_photos()], ea.IMAGENET_MEAN, ea.IMAGENET_STD)
     got, _, check = check_torch(model, data, x, "input")
@@ -361,7 +376,8 @@ def export_efficientnet_features(photos):
     model = Features(net).eval()
     source = (spec["source"] + "; classifier removed: output = extract_features, global average pool, flatten "
               "(the 1280-d input of the dropped _fc)")
-    proto = torch_export(model, (3, 224, 224), "input", "embedding", torch_meta(source, spec["mean"], spec["std"]))
+    proto = torch_export(model, (3, 224, 224), "input", "embedding", torch_meta(source, spec["mean"], spec["std"]),
+                         (1280,))
     data = proto.SerializeToString(deterministic=True)
     x = ea.to_batch([centre_fit(p, 224, 224) for p in sample_photos()], spec["mean"], spec["std"])
     got, _, check = check_torch(model, data, x, "input")
@@ -429,6 +445,9 @@ def export_facenet(venv_tf):
         if r.returncode != 0:
             raise RuntimeError("tf2onnx failed: " + r.stdout.strip().splitlines()[-1])
         proto = onnx.load(converted)
+        # tf2onnx writes the (temporary) .pb path into the graph's doc_string: a fixed text instead, so that
+        # reruns are byte-identical.
+        proto.graph.doc_string = f"converted from {FACENET_PB[0]}/{FACENET_PB[1]} (batch constants made -1)"
         # tf2onnx names the unknown batch dimension unk__N: call it "batch" everywhere.
         renames = {}
         for v in list(proto.graph.input) + list(proto.graph.output):

@@ -12,9 +12,9 @@ public enum ExplanationGoal: Sendable {
     /// images, or one per image): why the input resembles the reference.
     case similarity(output: String, reference: Tensor)
     /// A segmenter's score for class `classes[b]` summed over the pixels of image b predicted as
-    /// that class (pytorch-grad-cam's SemanticSegmentationTarget), or over `region` (an `[H, W]`
-    /// or `[N, H, W]` 0/1 mask at the output's resolution) when given; the class covering most
-    /// pixels when `classes` is nil.
+    /// that class (pytorch-grad-cam's SemanticSegmentationTarget), or over `region` (an `[h, w]`
+    /// or `[N, h, w]` mask, values above 0.5 inside, resampled nearest to the output's grid) when
+    /// given; the class covering most pixels when `classes` is nil.
     case segmentClass(output: String, classes: [Int]?, region: Tensor?)
 }
 
@@ -25,9 +25,11 @@ public struct ResolvedGoal: Sendable {
     public var target: GradientTarget
     /// The class explained per image, when the goal has classes and they are known before the
     /// backward pass (a classifier's top class is found by the autodiff itself: nil here).
-    public var classes: [Int]?
+    public var classes: [Int]? = nil
     /// The pixels the score is summed over, per image, for a segmenter goal.
-    public var pixels: [Int]?
+    public var pixels: [Int]? = nil
+    /// Those pixels as masks on the output's grid (`[N][height · width]`, row-major), and the grid.
+    public var masks: (masks: [[Bool]], height: Int, width: Int)? = nil
 }
 
 extension Model {
@@ -65,7 +67,7 @@ extension Model {
             }
             let predicted = try scores.pixelClasses()
             var seed = [Float](repeating: 0, count: scores.count)
-            var chosen: [Int] = [], counts: [Int] = []
+            var chosen: [Int] = [], counts: [Int] = [], masks: [[Bool]] = []
             for b in 0..<n {
                 let k = classes.map { $0.count == 1 ? $0[0] : $0[b] } ?? Self.mostCovered(predicted[(b * plane)..<((b + 1) * plane)], classes: max(c, 2))
                 guard k >= 0 && k < max(c, 2) && (c > 1 || k <= 1) else {
@@ -73,12 +75,14 @@ extension Model {
                 }
                 let mask: [Bool]
                 if let region {
-                    guard region.count == plane || region.count == n * plane else {
-                        throw LafamError.invalidArgument("the region has \(region.count) pixels; the output's grid has \(scores.shape[2])×\(scores.shape[3])")
+                    guard region.rank == 2 || (region.rank == 3 && region.shape[0] == n), region.count > 0 else {
+                        throw LafamError.invalidArgument("a region is an [h, w] or [\(n), h, w] mask, got shape \(region.shape)")
                     }
                     let r = try region.floatValues()
-                    let base = region.count == plane ? 0 : b * plane
-                    mask = (0..<plane).map { r[base + $0] > 0.5 }
+                    let (h, w) = (region.shape[region.rank - 2], region.shape[region.rank - 1])
+                    let (gh, gw) = (scores.shape[2], scores.shape[3])
+                    let base = region.rank == 2 ? 0 : b * h * w
+                    mask = (0..<plane).map { p in r[base + ((p / gw) * h / gh) * w + (p % gw) * w / gw] > 0.5 }
                 } else {
                     mask = (0..<plane).map { predicted[b * plane + $0] == k }
                 }
@@ -89,9 +93,10 @@ extension Model {
                 // A one-channel segmenter's score is its foreground: class 1 is it, class 0 its negation.
                 let channel = c == 1 ? 0 : k, sign: Float = c == 1 && k == 0 ? -1 : 1
                 for p in 0..<plane where mask[p] { seed[(b * c + channel) * plane + p] = sign }
-                chosen.append(k); counts.append(count)
+                chosen.append(k); counts.append(count); masks.append(mask)
             }
-            return ResolvedGoal(target: .seeds([output: try Tensor(shape: scores.shape, floats: seed)]), classes: chosen, pixels: counts)
+            return ResolvedGoal(target: .seeds([output: try Tensor(shape: scores.shape, floats: seed)]), classes: chosen, pixels: counts,
+                                masks: (masks, scores.shape[2], scores.shape[3]))
         }
     }
 
