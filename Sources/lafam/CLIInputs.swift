@@ -103,8 +103,11 @@ func classCount(of model: Model) -> Int? {
 /// One input file: a photo (batch of 1) or a preprocessed array (batch B).
 struct InputFile {
     let path: String
-    let stem: String
+    /// The file name without extension; with `.det-<i>` for the i-th detection explained.
+    var stem: String
     let tensor: Tensor
+    /// The detection this job explains (detectors' class methods: one job per detection).
+    var detection: Detection?
     /// The part of the photo the model saw (centre crop), for drawing maps on; nil for .npy inputs.
     let photo: RGBImage?
     /// Pixels to outline on the maps (a segment's), as a row-major mask on a width × height grid.

@@ -87,6 +87,12 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var taskOption: TaskOption
     @Option(help: "Embedding models: explain each input's cosine similarity to this image's embedding (gradient methods; default: the embedding's norm).")
     var reference: String?
+    @Option(help: "Detectors: how many detections to explain per image, best first (gradient methods; default 3).")
+    var detections = 3
+    @Option(help: "Detectors: explain the detection that overlaps this box most, given as x0,y0,x1,y1 in pixels of the model's input.")
+    var box: String?
+    @Option(help: "Detectors: the lowest score a detection may have (default 0.25).")
+    var scoreThreshold: Float = 0.25
     @Option(help: "Segmenters: explain the class over the pixels of this mask (a PNG the size of the photo, pixels > 127 inside; default: the pixels predicted as the class).")
     var region: String?
     @OptionGroup(title: "RELAX") var relax: RELAXOptions
@@ -115,7 +121,7 @@ struct RunCommand: ParsableCommand {
             let modelPath = try modelSelection.path()
             let m = try execution.model(modelPath)
             let reading = taskOption.reading(for: m)
-            try checkTask(reading, chosen: chosen, modelPath: modelPath)
+            try checkTask(reading, chosen: chosen, model: m, modelPath: modelPath)
             let classes = reading.task == .classify ? classCount(of: m) : nil
             let labels = try labelOptions.labels(for: m, classes: classes)
             if let labels, labels == .imageNet1k, !json {
@@ -145,7 +151,11 @@ struct RunCommand: ParsableCommand {
 
             // Decode everything and name every output first: a bad input or an existing file fails
             // the command before anything is computed or written.
-            let jobs = try files.map { try InputFile(path: $0, preprocessing: preprocessing, model: m) }
+            var jobs = try files.map { try InputFile(path: $0, preprocessing: preprocessing, model: m) }
+            let head = reading.task == .detect ? m.detectionHead : nil
+            if let head, chosen.contains(where: \.explainsAClass) {
+                jobs = try jobs.flatMap { try detectionJobs($0, head: head, model: m, explainedClass: explainedClass) }
+            }
             var stems = Set<String>()
             for job in jobs where !stems.insert(job.stem).inserted {
                 throw CLIError("two inputs are named '\(job.stem)'; output files would collide")
@@ -174,8 +184,14 @@ struct RunCommand: ParsableCommand {
                     var cells: [SheetCell] = []
                     var predictions: [[String: Any]] = [], summaries: [[String: Any]] = []
                     // The task's goal for this input (embedding norms and segment masks need its outputs).
-                    let resolved = try chosen.contains(where: \.explainsAClass) && reading.task != .classify
-                        ? m.gradientTarget(for: try regionGoal(goal, job: job, preprocessing: preprocessing), input: job.tensor) : nil
+                    let resolved: ResolvedGoal?
+                    if let head, let d = job.detection {
+                        resolved = try m.gradientTarget(for: .detection(head: head, detections: [d]), input: job.tensor)
+                    } else if chosen.contains(where: \.explainsAClass) && reading.task != .classify {
+                        resolved = try m.gradientTarget(for: try regionGoal(goal, job: job, preprocessing: preprocessing), input: job.tensor)
+                    } else {
+                        resolved = nil
+                    }
                     // A segment's pixels are outlined on its figures.
                     var job = job
                     if let masks = resolved?.masks, masks.masks.count == 1 { job.outline = (masks.masks[0], masks.width, masks.height) }
@@ -197,6 +213,10 @@ struct RunCommand: ParsableCommand {
                         if summaries.isEmpty { summaries = try taskSummaries(explanations[0], reading: reading) }
                     }
                     var record: [String: Any] = ["input": job.path, "maps": maps, "predictions": predictions, "task": reading.task.rawValue]
+                    if let d = job.detection {
+                        record["detection"] = ["class": d.classIndex, "score": Double(d.score), "candidate": d.candidate,
+                                               "box": [d.x0, d.y0, d.x1, d.y1].map(Double.init)]
+                    }
                     if !summaries.isEmpty { record[reading.task == .embed ? "embeddings" : "pixels"] = summaries }
                     if let sheet = sheets[j] {
                         try ImageIO.write(figures.sheet(cells, job: job, predictions: predictions), to: sheet)
@@ -315,7 +335,7 @@ struct RunCommand: ParsableCommand {
 
     /// Refuses what the task cannot mean: --class on an embedding, --reference off one, a class
     /// score of a detector (decoding detections is not built yet).
-    private func checkTask(_ reading: TaskReading, chosen: [SaliencyMethod.Name], modelPath: String) throws {
+    private func checkTask(_ reading: TaskReading, chosen: [SaliencyMethod.Name], model m: Model, modelPath: String) throws {
         let name = (modelPath as NSString).lastPathComponent
         if reading.task == .embed, targetClass != nil {
             throw CLIError("--class: '\(name)' is an embedding model (\(reading.reason)) and has no classes; explain its similarity to another image with --reference IMAGE, or pass --task classify")
@@ -327,8 +347,44 @@ struct RunCommand: ParsableCommand {
             throw CLIError("--reference compares embeddings, but '\(name)' reads as a \(reading.task.rawValue) model (\(reading.reason)); pass --task embed if its output is an embedding")
         }
         let classBased = chosen.filter(\.explainsAClass)
-        if reading.task == .detect, !classBased.isEmpty {
-            throw CLIError("explaining one detection with \(classBased.map(\.rawValue).joined(separator: ", ")) is not implemented yet ('\(name)' reads as a detector: \(reading.reason)); label-free methods (lafam, eigencam, relax) work on it, or pass --task classify to differentiate its first output as class scores")
+        if reading.task == .detect, !classBased.isEmpty, m.detectionHead == nil {
+            throw CLIError("explaining one detection with \(classBased.map(\.rawValue).joined(separator: ", ")) needs a one-output YOLO-style head; '\(name)' reads as a detector with \(reading.reason), which lafam does not decode yet; label-free methods (lafam, eigencam, relax) work on it, or pass --task classify to differentiate its first output as class scores")
+        }
+        if reading.task != .detect, box != nil {
+            throw CLIError("--box chooses a detection, but '\(name)' reads as a \(reading.task.rawValue) model (\(reading.reason)); pass --task detect if it detects")
+        }
+    }
+
+    /// One job per detection to explain in `job`'s image: the best `--detections` after
+    /// non-maximum suppression (of `--class` only, when given), or the one overlapping `--box` most;
+    /// each with its box outlined on the figures.
+    private func detectionJobs(_ job: InputFile, head: DetectionHead, model m: Model, explainedClass: Int?) throws -> [InputFile] {
+        guard job.tensor.shape.first == 1 else {
+            throw CLIError("explaining detections takes one image per input; '\(job.path)' holds \(job.tensor.shape.first ?? 0)")
+        }
+        guard let output = try m.run(job.tensor).outputs[head.output] else { throw CLIError("the model computed no '\(head.output)'") }
+        var found = try head.decode(output, scoreThreshold: scoreThreshold)[0]
+        if let explainedClass { found = found.filter { $0.classIndex == explainedClass } }
+        if let box {
+            let edges = box.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard edges.count == 4, edges[2] > edges[0], edges[3] > edges[1] else {
+                throw CLIError("--box '\(box)' is not x0,y0,x1,y1 with x1 > x0 and y1 > y0")
+            }
+            let wanted = Detection(x0: edges[0], y0: edges[1], x1: edges[2], y1: edges[3], classIndex: -1, score: 0, candidate: -1)
+            found = found.max { $0.iou(wanted) < $1.iou(wanted) }.map { [$0] } ?? []
+        }
+        found = Array(found.prefix(detections))
+        guard !found.isEmpty else {
+            throw CLIError("no detection\(explainedClass.map { " of class \($0)" } ?? "") scores \(scoreThreshold) or more in '\(job.path)'; lower --score-threshold")
+        }
+        let (h, w) = (job.tensor.shape[2], job.tensor.shape[3])
+        return found.enumerated().map { i, d in
+            var j = job
+            j.stem += ".det-\(i + 1)"
+            j.detection = d
+            let (x0, y0, x1, y1) = (Int(d.x0.rounded()), Int(d.y0.rounded()), Int(d.x1.rounded()), Int(d.y1.rounded()))
+            j.outline = ((0..<(h * w)).map { p in (x0...max(x0, x1)).contains(p % w) && (y0...max(y0, y1)).contains(p / w) }, w, h)
+            return j
         }
     }
 
@@ -420,6 +476,11 @@ struct RunCommand: ParsableCommand {
             }
             print("  \(label) pixels: " + shares.joined(separator: ", "))
         }
+        if let d = record["detection"] as? [String: Any], let box = d["box"] as? [Double] {
+            let k = d["class"] as? Int ?? 0
+            print(String(format: "  %@: class %d%@ score %.3f box %.0f,%.0f,%.0f,%.0f", job.stem, k, labels.map { " (\($0.name(k)))" } ?? "",
+                         d["score"] as? Double ?? 0, box[0], box[1], box[2], box[3]))
+        }
         for image in record["predictions"] as? [[String: Any]] ?? [] {
             let b = image["image"] as? Int ?? 0
             let label = job.photo == nil ? "\(job.stem)[\(b)]" : job.stem
@@ -445,6 +506,8 @@ struct RunCommand: ParsableCommand {
         if let task = taskOption.task { options["task"] = task.rawValue }
         if let reference { options["reference"] = reference }
         if let region { options["region"] = region }
+        if let box { options["box"] = box }
+        if records.contains(where: { $0["detection"] != nil }) { options["detections"] = detections; options["scoreThreshold"] = Double(scoreThreshold) }
         if chosenMethods.contains(.relax) { options["relax"] = relax.description }
         var out: [String: Any] = ["command": "run", "lafamVersion": lafamVersion, "model": modelDescription(m, path: modelPath),
                                   "options": options, "images": records, "seconds": seconds,

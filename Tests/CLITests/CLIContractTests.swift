@@ -298,9 +298,10 @@ final class CLIContractTests: CLITestCase {
         XCTAssertEqual(bad.status, 2, bad.stderr)
     }
 
-    /// run by task: a segmenter's class over its pixels and the pixel shares, an embedding's
-    /// similarity to a reference and its norm, --class refused on an embedding, --reference off
-    /// one, and a detector's class-based maps refused (not built yet) while label-free ones work.
+    /// run by task: a segmenter's class over its pixels (or a region) and the pixel shares, an
+    /// embedding's similarity to a reference and its norm, --class refused on an embedding,
+    /// --reference off one, and a detector's detections explained one by one (or the one a box
+    /// picks), label-free maps as ever.
     func testRunExplainsWhatTheTaskMeans() throws {
         let dir = try temporaryFolder()
         let segmenter = Fixtures.path("models/torch_segmenter.onnx")
@@ -336,10 +337,27 @@ final class CLIContractTests: CLITestCase {
         try expectFailure(["run", "--method", "gradcam", "--reference", chelsea, "--output", dir, coffee],
                           ["--reference compares embeddings", "classify model", "--task embed"])
 
-        let detector = Fixtures.path("models/tiny_detector.onnx")
-        try expectFailure(["run", "-m", detector, "--method", "gradcam", "--output", dir, coffee],
-                          ["explaining one detection with gradcam is not implemented yet", "reads as a detector", "label-free methods"])
-        let label = try lafam(["run", "-m", detector, "--output", dir, coffee])
+        let detector = Fixtures.path("models/torch_detector.onnx")
+        let detected = try lafam(["run", "-m", detector, "--method", "gradcam", "--detections", "2", "--score-threshold", "0", "--json",
+                                  "--output", dir, coffee])
+        XCTAssertEqual(detected.status, 0, detected.stderr)
+        let records = (try JSONSerialization.jsonObject(with: Data(detected.stdout.utf8)) as! [String: Any])["images"] as! [[String: Any]]
+        XCTAssertEqual(records.count, 2, "one record per detection")
+        let boxes = records.map { ($0["detection"] as! [String: Any])["box"] as! [Double] }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/coffee.det-2.gradcam.png"))
+        let scores = records.map { ($0["detection"] as! [String: Any])["score"] as! Double }
+        XCTAssertGreaterThanOrEqual(scores[0], scores[1], "best first")
+        // --box picks the detection overlapping it most: the second one's box gives the second one.
+        let chosen = try lafam(["run", "-m", detector, "--method", "gradcam", "--score-threshold", "0", "--json", "--overwrite",
+                                "--box", boxes[1].map { String($0) }.joined(separator: ","), "--output", dir, coffee])
+        XCTAssertEqual(chosen.status, 0, chosen.stderr)
+        let one = (try JSONSerialization.jsonObject(with: Data(chosen.stdout.utf8)) as! [String: Any])["images"] as! [[String: Any]]
+        XCTAssertEqual(one.count, 1)
+        XCTAssertEqual((one[0]["detection"] as! [String: Any])["box"] as? [Double], boxes[1])
+        try expectFailure(["run", "-m", detector, "--method", "gradcam", "--score-threshold", "1.5", "--output", dir, coffee],
+                          ["no detection scores 1.5 or more", "--score-threshold"])
+        try expectFailure(["run", "--method", "gradcam", "--box", "1,2,3,4", "--output", dir, coffee], ["--box chooses a detection"])
+        let label = try lafam(["run", "-m", Fixtures.path("models/tiny_detector.onnx"), "--output", dir, coffee])
         XCTAssertEqual(label.status, 0, label.stderr)
     }
 

@@ -104,3 +104,39 @@ final class ExplanationGoalTests: XCTestCase {
         }
     }
 }
+
+/// Detections decoded from a YOLO-style head and explained one at a time.
+final class DetectionTests: XCTestCase {
+    func testDecodeKeepsTheBestBoxPerClassAndDropsOverlaps() throws {
+        // Rows first [1, 4 + 2, 4]: candidates 0 and 1 overlap (class 0), 2 is class 1, 3 scores too low.
+        let rows: [[Float]] = [[10, 11, 40, 30], [10, 10, 40, 30], [8, 8, 8, 8], [8, 8, 8, 8], [0.9, 0.8, 0.1, 0.1], [0.1, 0.2, 0.7, 0.2]]
+        let head = DetectionHead(output: "y", layout: .rowsFirst, hasObjectness: false)
+        let found = try head.decode(try Tensor(shape: [1, 6, 4], floats: rows.flatMap { $0 }))[0]
+        XCTAssertEqual(found.map(\.candidate), [0, 2], "candidate 1 overlaps 0 (IoU 0.78) in its class; 3 is below 0.25")
+        XCTAssertEqual(found.map(\.classIndex), [0, 1])
+        XCTAssertEqual(found[0].x0, 6); XCTAssertEqual(found[0].y1, 14)
+        // The same head candidates first with an objectness row: scores are objectness × class score.
+        let transposed: [Float] = (0..<4).flatMap { c -> [Float] in [rows[0][c], rows[1][c], rows[2][c], rows[3][c], 0.5, rows[4][c], rows[5][c]] }
+        let v5 = DetectionHead(output: "y", layout: .candidatesFirst, hasObjectness: true)
+        let withObjectness = try v5.decode(try Tensor(shape: [1, 4, 7], floats: transposed))[0]
+        XCTAssertEqual(withObjectness.map(\.candidate), [0, 2])
+        XCTAssertEqual(withObjectness[0].score, 0.45, accuracy: 1e-6)
+    }
+
+    func testGradCAMOfADetectionMatchesPytorchGradCAM() throws {
+        let model = try Model(path: Fixtures.path("models/torch_detector.onnx"), options: ModelOptions(threads: 1))
+        let head = try XCTUnwrap(model.detectionHead)
+        XCTAssertEqual(head, DetectionHead(output: "output", layout: .rowsFirst, hasObjectness: false))
+        let x = try Fixtures.tensor("models/torch_detector.input_0.npy")
+        let found = try head.decode(try model.run(x).outputs["output"]!, scoreThreshold: 0)
+        // The fixture's detections: each image's highest class score.
+        XCTAssertEqual(found.map { [$0[0].classIndex, $0[0].candidate] }, [[0, 232], [0, 125]])
+        let goal = try model.gradientTarget(for: .detection(head: head, detections: found.map { $0[0] }), input: x)
+        let e = try GradCAM(.gradcam, target: goal.target).explain(x, model: model, target: "/body/body.3/Relu_output_0")
+        let reference = try Fixtures.tensor("models/torch_detector.gradcam.raw.npy")
+        XCTAssertEqual(e.raw.shape, reference.shape)
+        let scale = max(1, try reference.floatValues().map(abs).max() ?? 0)
+        XCTAssertLessThanOrEqual(maxAbsDifference(try e.raw.floatValues(), try reference.floatValues()), 1e-4 * scale)
+        XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0)
+    }
+}

@@ -16,6 +16,9 @@ public enum ExplanationGoal: Sendable {
     /// or `[N, h, w]` mask, values above 0.5 inside, resampled nearest to the output's grid) when
     /// given; the class covering most pixels when `classes` is nil.
     case segmentClass(output: String, classes: [Int]?, region: Tensor?)
+    /// A detector's score of one detection per image (`detections[b]` for image b, decoded by
+    /// `head.decode`).
+    case detection(head: DetectionHead, detections: [Detection])
 }
 
 /// The gradient target for one input and what it settled: the class explained per image
@@ -39,6 +42,12 @@ extension Model {
         switch goal {
         case .classScore(let classes, let probability):
             return ResolvedGoal(target: probability ? .probability(classes: classes) : .logit(classes: classes), classes: classes)
+        case .detection(let head, let detections):
+            guard let k = graph.outputs.firstIndex(where: { graph.values[$0].name == head.output }),
+                  let shape = try outputShapes(forInputShape: x.shape)[k]?.concrete else {
+                throw LafamError.invalidArgument("'\(head.output)' is not an output of static shape for an input of shape \(x.shape)")
+            }
+            return ResolvedGoal(target: try head.target(detections, headShape: shape), classes: detections.map(\.classIndex))
         case .similarity(let output, let reference):
             return ResolvedGoal(target: .cosineSimilarity(tensor: output, reference: reference))
         case .embeddingNorm(let name):
