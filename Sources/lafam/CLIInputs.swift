@@ -108,6 +108,12 @@ struct InputFile {
     let tensor: Tensor
     /// The detection this job explains (detectors' class methods: one job per detection).
     var detection: Detection?
+    /// The other image of a `--reference` pair and its embedding: this job is explained by its
+    /// similarity to it.
+    var versus: (stem: String, embedding: Tensor)?
+    /// What the class methods explain for this job, for figure titles ("explains similarity to
+    /// chelsea, cosine 0.83"); nil: the classifier's class line.
+    var explains: String?
     /// The part of the photo the model saw (centre crop), for drawing maps on; nil for .npy inputs.
     let photo: RGBImage?
     /// Pixels to outline on the maps (a segment's), as a row-major mask on a width × height grid.

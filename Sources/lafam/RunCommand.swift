@@ -135,7 +135,7 @@ struct RunCommand: ParsableCommand {
                 return try labels.index(of: text, classes: classes)
             }
             let preprocessing = m.inputs.first?.shape.count == 4 ? try preprocess.preprocessing(for: m) : nil
-            let goal = try explanationGoal(reading, model: m, explainedClass: explainedClass, preprocessing: preprocessing)
+            let goal = try explanationGoal(reading, model: m, explainedClass: explainedClass)
             let gradientTarget: GradientTarget = target == .probability
                 ? .probability(classes: explainedClass.map { [$0] }) : .logit(classes: explainedClass.map { [$0] })
             let relaxExplainer = chosen.contains(.relax) ? try relax.explainer() : RELAX()
@@ -152,24 +152,27 @@ struct RunCommand: ParsableCommand {
             // Decode everything and name every output first: a bad input or an existing file fails
             // the command before anything is computed or written.
             var jobs = try files.map { try InputFile(path: $0, preprocessing: preprocessing, model: m) }
+            if let reference {
+                jobs = try referencePairs(jobs, reference: reference, output: reading.outputs.first ?? "", model: m, preprocessing: preprocessing)
+            }
             let head = reading.task == .detect ? m.detectionHead : nil
             if let head, chosen.contains(where: \.explainsAClass) {
                 jobs = try jobs.flatMap { try detectionJobs($0, head: head, model: m, explainedClass: explainedClass) }
             }
             var stems = Set<String>()
-            for job in jobs where !stems.insert(job.stem).inserted {
+            for job in jobs where !stems.insert(job.stem + (job.versus.map { " vs " + $0.stem } ?? "")).inserted {
                 throw CLIError("two inputs are named '\(job.stem)'; output files would collide")
             }
             let naming = OutputNaming(run: self)
             let targets = try explainers.map { try $0.targets(model: m, nodes: node) }
             let plans = try jobs.map { job in
                 try zip(explainers, targets).map { explainer, tensors in
-                    try OutputPlan(naming: naming, stem: job.stem, method: explainer.name, nodes: explainer.name.explainsALayer ? node : [],
+                    try OutputPlan(naming: naming, stem: job.stem, versus: job.versus?.stem, method: explainer.name, nodes: explainer.name.explainsALayer ? node : [],
                                    targets: tensors.count, extras: npy ? explainer.extraMaps : [], npy: npy, folder: folder)
                 }
             }
             let sheetCount = zip(explainers, targets).map { $1.count }.reduce(0, +)
-            let sheets = try jobs.map { job in sheetCount > 1 ? try folder.file(naming.sheet(stem: job.stem, methods: chosen, nodes: node)) : nil }
+            let sheets = try jobs.map { job in sheetCount > 1 ? try folder.file(naming.sheet(stem: job.stem, methods: chosen, nodes: node, versus: job.versus?.stem)) : nil }
             let manifest = try Manifest(folder: folder)
             let reportPath = html ? try folder.file("report.html") : nil
             let figures = FigureMaker(modelName: (modelPath as NSString).lastPathComponent, scoresOutput: classes == nil ? nil : m.outputs.first?.name, labels: labels,
@@ -187,6 +190,8 @@ struct RunCommand: ParsableCommand {
                     let resolved: ResolvedGoal?
                     if let head, let d = job.detection {
                         resolved = try m.gradientTarget(for: .detection(head: head, detections: [d]), input: job.tensor)
+                    } else if let versus = job.versus {
+                        resolved = try m.gradientTarget(for: .similarity(output: reading.outputs.first ?? "", reference: versus.embedding), input: job.tensor)
                     } else if chosen.contains(where: \.explainsAClass) && reading.task != .classify {
                         resolved = try m.gradientTarget(for: try regionGoal(goal, job: job, preprocessing: preprocessing), input: job.tensor)
                     } else {
@@ -195,6 +200,7 @@ struct RunCommand: ParsableCommand {
                     // A segment's pixels are outlined on its figures.
                     var job = job
                     if let masks = resolved?.masks, masks.masks.count == 1 { job.outline = (masks.masks[0], masks.width, masks.height) }
+                    job.explains = try goalDescription(job, reading: reading, resolved: resolved, model: m, labels: labels)
                     for (explainer, plan) in zip(explainers, plans[j]) {
                         var explainer = explainer
                         if let resolved, explainer.name.explainsAClass { explainer.target = resolved.target }
@@ -207,7 +213,7 @@ struct RunCommand: ParsableCommand {
                         maps += result.records
                         cells += try explanations.map {
                             SheetCell(method: explainer.name, target: $0.targetTensor, picture: try figures.panel($0.maps, photo: job.photo, outline: job.outline),
-                                      classLine: figures.classLine($0, method: explainer.name))
+                                      classLine: (explainer.name.explainsAClass ? job.explains : nil) ?? figures.classLine($0, method: explainer.name))
                         }
                         if predictions.isEmpty && reading.task == .classify { predictions = self.predictions(explanations[0], model: m, labels: labels) }
                         if summaries.isEmpty { summaries = try taskSummaries(explanations[0], reading: reading) }
@@ -273,13 +279,13 @@ struct RunCommand: ParsableCommand {
         /// Planned paths that existed before the run (replaced only with --overwrite).
         let existing: Set<String>
 
-        init(naming: OutputNaming, stem: String, method: SaliencyMethod.Name, nodes: [String], targets: Int,
+        init(naming: OutputNaming, stem: String, versus: String?, method: SaliencyMethod.Name, nodes: [String], targets: Int,
              extras extraKeys: [String], npy: Bool, folder: OutputFolder) throws {
             var labels: [String?] = nodes.isEmpty ? [nil] : nodes.map { OutputNaming.fileName(tensor: $0) }
             labels = Array(labels.prefix(targets))
             var hasRaw = Array(repeating: true, count: labels.count)
             if labels.count > 1 { labels.append("mean-of-\(labels.count)-nodes"); hasRaw.append(false) }
-            let bases = labels.map { naming.base(stem: stem, method: method, node: $0) }
+            let bases = labels.map { naming.base(stem: stem, method: method, node: $0, versus: versus) }
             maps = try zip(bases, hasRaw).map { name, raw in
                 Map(png: try folder.file(name + ".png"),
                     npy: npy ? try folder.file(name + ".npy") : nil,
@@ -355,6 +361,28 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// "Why are these two similar", written for both images: each input paired with the
+    /// reference (the input explained by its similarity to the reference's embedding) and the
+    /// reference paired with each input (by its similarity to that input's embedding).
+    private func referencePairs(_ jobs: [InputFile], reference: String, output: String, model m: Model,
+                                preprocessing: Preprocessing?) throws -> [InputFile] {
+        let other = try InputFile(path: reference, preprocessing: preprocessing, model: m)
+        func embedding(_ job: InputFile) throws -> Tensor {
+            guard job.tensor.shape.first == 1 else {
+                throw CLIError("--reference pairs one image with another; '\(job.path)' holds \(job.tensor.shape.first ?? 0)")
+            }
+            guard let e = try m.run(job.tensor, taps: [output]).taps[output] else { throw CLIError("the model computed no '\(output)'") }
+            return e
+        }
+        let otherEmbedding = try embedding(other)
+        return try jobs.flatMap { job -> [InputFile] in
+            var input = job, mirror = other
+            input.versus = (other.stem, otherEmbedding)
+            mirror.versus = (job.stem, try embedding(job))
+            return [input, mirror]
+        }
+    }
+
     /// One job per detection to explain in `job`'s image: the best `--detections` after
     /// non-maximum suppression (of `--class` only, when given), or the one overlapping `--box` most;
     /// each with its box outlined on the figures.
@@ -389,7 +417,7 @@ struct RunCommand: ParsableCommand {
     }
 
     /// What gradient methods explain, in the task's terms.
-    private func explanationGoal(_ reading: TaskReading, model m: Model, explainedClass: Int?, preprocessing: Preprocessing?) throws -> ExplanationGoal {
+    private func explanationGoal(_ reading: TaskReading, model m: Model, explainedClass: Int?) throws -> ExplanationGoal {
         let output = reading.outputs.first ?? m.outputs.first?.name ?? ""
         switch reading.task {
         case .classify, .detect:
@@ -397,13 +425,30 @@ struct RunCommand: ParsableCommand {
         case .segment:
             return .segmentClass(output: output, classes: explainedClass.map { [$0] }, region: nil)
         case .embed:
-            guard let reference else { return .embeddingNorm(output: output) }
-            let image = try InputFile(path: reference, preprocessing: preprocessing, model: m)
-            guard let embedding = try m.run(image.tensor, taps: [output]).taps[output] else {
-                throw CLIError("the model computed no '\(output)' for --reference '\(reference)'")
-            }
-            return .similarity(output: output, reference: embedding)
+            // With --reference each job carries the other image's embedding (`referencePairs`).
+            return .embeddingNorm(output: output)
         }
+    }
+
+    /// What the class methods explain for `job` in words, for figure titles: a detection, a
+    /// similarity (with its cosine), an embedding's norm, a segment class and its pixels.
+    private func goalDescription(_ job: InputFile, reading: TaskReading, resolved: ResolvedGoal?, model m: Model,
+                                 labels: ClassLabels?) throws -> String? {
+        guard let resolved else { return nil }
+        if let d = job.detection {
+            return String(format: "explains %@, class %d, score %.2f", job.stem.components(separatedBy: ".").last ?? "", d.classIndex, d.score)
+        }
+        if let versus = job.versus, let output = reading.outputs.first,
+           let own = try m.run(job.tensor, taps: [output]).taps[output] {
+            let (a, b) = (try own.floatValues(), try versus.embedding.floatValues())
+            let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let norms = (a.reduce(0.0) { $0 + Double($1) * Double($1) } * b.reduce(0.0) { $0 + Double($1) * Double($1) }).squareRoot()
+            return String(format: "explains similarity to %@, cosine %.2f", versus.stem, norms > 0 ? dot / norms : 0)
+        }
+        if let classes = resolved.classes, let pixels = resolved.pixels, let k = classes.first, let n = pixels.first {
+            return "explains class \(k) over \(n) pixels" + (region == nil ? " predicted as it" : " of the region")
+        }
+        return reading.task == .embed ? "explains the embedding's norm" : nil
     }
 
     /// `goal` with --region's mask, cropped and resized (nearest) as the photo was, when given.
@@ -524,7 +569,8 @@ struct OutputNaming {
     let run: RunCommand
 
     /// `<stem>.<method>[.<node>][.<options>]`, options in a fixed order, each only where it applies.
-    func base(stem: String, method: SaliencyMethod.Name, node: String?) -> String {
+    /// `versus`: the other image of a `--reference` pair, named in every file of the pair.
+    func base(stem: String, method: SaliencyMethod.Name, node: String?, versus: String? = nil) -> String {
         var parts = [stem, method.rawValue]
         if let node { parts.append(node) }
         if method == .lafam, let reduction = run.reduction, reduction != .mean { parts.append(reduction.rawValue) }
@@ -540,10 +586,8 @@ struct OutputNaming {
             if let region = run.region {
                 parts.append("region-" + safeFileName(((region as NSString).lastPathComponent as NSString).deletingPathExtension))
             }
-            if let reference = run.reference {
-                parts.append("vs-" + safeFileName(((reference as NSString).lastPathComponent as NSString).deletingPathExtension))
-            }
         }
+        if let versus { parts.append("vs-" + safeFileName(versus)) }
         if method == .relax { parts += run.relax.fileNameParts }
         if run.colormap != .turbo { parts.append(run.colormap.rawValue) }
         if run.alpha != 0.5 { parts.append("alpha-\(run.alpha)") }
@@ -552,9 +596,10 @@ struct OutputNaming {
     }
 
     /// The comparison sheet: `<stem>.sheet.<method+method…>[.<node+node…>].png`.
-    func sheet(stem: String, methods: [SaliencyMethod.Name], nodes: [String]) -> String {
+    func sheet(stem: String, methods: [SaliencyMethod.Name], nodes: [String], versus: String? = nil) -> String {
         var parts = [stem, "sheet", methods.map(\.rawValue).joined(separator: "+")]
         if !nodes.isEmpty { parts.append(nodes.count > 3 ? "\(nodes.count)-nodes" : nodes.map(Self.fileName(tensor:)).joined(separator: "+")) }
+        if let versus { parts.append("vs-" + safeFileName(versus)) }
         if run.colormap != .turbo { parts.append(run.colormap.rawValue) }
         return parts.joined(separator: ".") + ".png"
     }

@@ -57,8 +57,9 @@ struct FigureMaker {
         let source = "\((job.path as NSString).lastPathComponent) · \(modelName)"
         let layer = meanOf.map { "mean of \($0.count) layers: " + $0.joined(separator: ", ") } ?? e.targetTensor
         let what = method == .relax ? "\(name) importance, embedding \(layer)" : method == .gradient ? "\(name) (input pixels)" : "\(name) at \(layer)"
-        let main = Figure.titled(picture, title: [source, what, classLine(e, method: method)], colormap: colormap,
-                                 scale: scale(for: method))
+        let explains = method?.explainsAClass == true ? job.explains : nil
+        let main = Figure.titled(picture, title: [source, what, explains ?? classLine(e, method: method)], colormap: colormap,
+                                 scale: scale(for: method, explainsAClass: explains == nil))
         guard let uncertainty, let uncertaintyPicture else { return main }
         let values = uncertainty.floats
         let range = String(format: "this image: %.4g to %.4g", values.min() ?? 0, values.max() ?? 0)
@@ -70,13 +71,13 @@ struct FigureMaker {
     }
 
     /// What a colour bar's ends mean for `method`'s maps (all min-max normalised per map).
-    func scale(for method: SaliencyMethod.Name?) -> Figure.Scale {
+    func scale(for method: SaliencyMethod.Name?, explainsAClass: Bool = true) -> Figure.Scale {
         switch method {
         case .lafam?: return Figure.Scale(low: "0: weakest", high: "1: strongest", caption: "mean activation over channels, min-max per map")
         case .relax?: return Figure.Scale(low: "0: least", high: "1: most", caption: "importance to the embedding, min-max per map")
         case .eigencam?: return Figure.Scale(low: "0: least", high: "1: most", caption: "first principal component, min-max per map")
         case .gradient?: return Figure.Scale(low: "0: least", high: "1: most", caption: "gradient magnitude, min-max per map")
-        default: return Figure.Scale(low: "0: least", high: "1: most", caption: "evidence for the class, min-max per map")
+        default: return Figure.Scale(low: "0: least", high: "1: most", caption: "evidence for \(explainsAClass ? "the class" : "what it explains"), min-max per map")
         }
     }
 

@@ -331,6 +331,7 @@ final class CLIContractTests: CLITestCase {
         let similar = try lafam(["run", "-m", embedder, "--method", "gradcam", "--reference", chelsea, "--size", "32", "--output", dir, coffee])
         XCTAssertEqual(similar.status, 0, similar.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/coffee.gradcam.vs-chelsea.png"), similar.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/chelsea.gradcam.vs-coffee.png"), "written for both images: \(similar.stdout)")
         XCTAssertTrue(similar.stdout.contains("coffee embedding output: 6 values, norm 1"), similar.stdout)
         try expectFailure(["run", "-m", embedder, "--method", "gradcam", "--class", "3", "--size", "32", "--output", dir, coffee],
                           ["--class", "is an embedding model", "L2-normalised", "--reference IMAGE"])

@@ -45,7 +45,8 @@ What is written to --out (default `.build-models/` at the repository root; git-i
   0.1.0 (MIT), converted by tf2onnx 1.16.1 (TensorFlow 2.15.1, in .venv-tf) at opset 17. The frozen graph
   fixes batch 1 (Placeholder [1,160,160,3] and two Reshape constants, [1,-1] and [1,512]); before
   conversion those are changed to -1 (a copy of the GraphDef in a temporary folder, nothing else touched),
-  which makes the batch dynamic. Input `input` [batch, 160, 160, 3] (NHWC as the original, RGB, per-image
+  which makes the batch dynamic; the initializers tf2onnx names differently on each run (merged equal
+  constants, `new_shape__N`) are renamed after their first consumer, so reruns are byte-identical. Input `input` [batch, 160, 160, 3] (NHWC as the original, RGB, per-image
   standardisation: (x - mean) / max(std, 1/sqrt(n)) over each image's 76800 raw 0-255 values), output
   `embedding` [batch, 512] (unit L2 norm). Checked against OpenCV's dnn (cv2.dnn.readNetFromTensorflow,
   .venv-tf's 4.8.1) and TensorFlow's own run of the unmodified graph, per image, on two crops of scikit-image's astronaut
@@ -415,6 +416,34 @@ def face_inputs():
                      for c in crops])
 
 
+def canonical_initializer_names(proto):
+    """tf2onnx merges equal constants (e.g. the residual scale `mul/x` of every block35) keeping one of
+    their names, and numbers the Reshape shapes it makes (`new_shape__N`), differently from run to run.
+    Those initializers (used by several nodes, or named `*__N`) are renamed after their first consumer,
+    `<node name>/input<K>`, and the initializers sorted by name, so that reruns give the same file."""
+    import re
+    consumers = {}
+    for node in proto.graph.node:
+        for k, name in enumerate(node.input):
+            consumers.setdefault(name, []).append((node, k))
+    renames = {}
+    for init in proto.graph.initializer:
+        uses = consumers.get(init.name, [])
+        if uses and (len(uses) > 1 or re.search(r"__\d+$", init.name)):
+            node, k = uses[0]
+            renames[init.name] = f"{node.name}/input{k}"
+    for init in proto.graph.initializer:
+        init.name = renames.get(init.name, init.name)
+    for node in proto.graph.node:
+        for k, name in enumerate(node.input):
+            if name in renames:
+                node.input[k] = renames[name]
+    inits = sorted(proto.graph.initializer, key=lambda t: t.name)
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(inits)
+    return len(renames)
+
+
 def export_facenet(venv_tf):
     import importlib.metadata
     import importlib.util
@@ -448,6 +477,7 @@ def export_facenet(venv_tf):
         # tf2onnx writes the (temporary) .pb path into the graph's doc_string: a fixed text instead, so that
         # reruns are byte-identical.
         proto.graph.doc_string = f"converted from {FACENET_PB[0]}/{FACENET_PB[1]} (batch constants made -1)"
+        canonical_initializer_names(proto)
         # tf2onnx names the unknown batch dimension unk__N: call it "batch" everywhere.
         renames = {}
         for v in list(proto.graph.input) + list(proto.graph.output):
