@@ -9,7 +9,8 @@ import LafamTensor
 /// 2. resize to `width` x `height` exactly like Pillow's
 ///    `Image.resize(size, Image.BILINEAR)` (see `RGBImage.resized`),
 /// 3. per channel `(pixel * scale - mean) / std` in Float (with the defaults
-///    this is torchvision's `ToTensor()` + `Normalize(mean, std)`),
+///    this is torchvision's `ToTensor()` + `Normalize(mean, std)`), or each
+///    image standardised by its own statistics (`perImageStandardisation`),
 /// 4. channels in RGB or BGR order, laid out NCHW or NHWC.
 public struct Preprocessing: Equatable, Hashable, Sendable {
     /// Order of the colour channels in the output tensor.
@@ -41,12 +42,16 @@ public struct Preprocessing: Equatable, Hashable, Sendable {
     public var channelOrder: ChannelOrder
     /// Layout of the output (default NCHW).
     public var layout: Layout
+    /// Standardise each image by its own statistics instead of `scale`, `mean` and `std`:
+    /// `(x − mean) / max(std, 1/√n)` over the image's n raw 0…255 values (FaceNet's prewhiten,
+    /// TensorFlow's per_image_standardization). Default false.
+    public var perImageStandardisation: Bool
 
     /// A pipeline; the defaults are torchvision's ImageNet evaluation transform at 224×224.
     public init(centerCrop: Bool = true, width: Int = 224, height: Int = 224,
                 scale: Float = 1.0 / 255.0,
                 mean: [Float] = Preprocessing.imagenetMean, std: [Float] = Preprocessing.imagenetStd,
-                channelOrder: ChannelOrder = .rgb, layout: Layout = .nchw) {
+                channelOrder: ChannelOrder = .rgb, layout: Layout = .nchw, perImageStandardisation: Bool = false) {
         self.centerCrop = centerCrop
         self.width = width
         self.height = height
@@ -55,6 +60,7 @@ public struct Preprocessing: Equatable, Hashable, Sendable {
         self.std = std
         self.channelOrder = channelOrder
         self.layout = layout
+        self.perImageStandardisation = perImageStandardisation
     }
 
     /// Square side and top-left corner of torchvision's centre crop to the
@@ -168,7 +174,15 @@ public struct Preprocessing: Equatable, Hashable, Sendable {
         let s = try perColour(std, "std")
         // A 256-entry table per colour: value for every possible byte.
         var table = [Float](repeating: 0, count: 3 * 256)
-        for c in 0..<3 {
+        if perImageStandardisation {
+            // The image's own mean and std of its raw values, the std floored at 1/√n.
+            let n = Double(prepared.pixels.count)
+            let mean = prepared.pixels.reduce(0.0) { $0 + Double($1) } / n
+            let variance = prepared.pixels.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
+            let divisor = max(variance.squareRoot(), 1 / n.squareRoot())
+            for c in 0..<3 { for v in 0..<256 { table[c * 256 + v] = Float((Double(v) - mean) / divisor) } }
+        }
+        for c in 0..<3 where !perImageStandardisation {
             for v in 0..<256 {
                 // With the default scale divide by 255 instead of multiplying by
                 // 1/255, which is what torchvision's ToTensor does (bit-identical).

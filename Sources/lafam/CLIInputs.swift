@@ -45,6 +45,8 @@ struct PreprocessingOptions: ParsableArguments {
     @Option(help: "Channel standard deviations R,G,B (default: model metadata or ImageNet).") var std: String?
     @Option(help: "Multiplier of 0…255 pixel values before mean/std.") var scale: Float = 1.0 / 255
     @Flag(help: "Feed channels in BGR order.") var bgr = false
+    @Flag(help: "Standardise each image by its own mean and std (FaceNet's prewhiten) instead of --mean/--std (default: when the model's metadata lafam.normalisation says so).")
+    var perImageStandardisation = false
 
     /// The pipeline for `model`'s first input: torchvision's resize and centre crop to the input
     /// size, then `(pixel · scale − mean) / std`.
@@ -76,7 +78,8 @@ struct PreprocessingOptions: ParsableArguments {
             mean: try floats(mean, metadata: "lafam.mean", default: Preprocessing.imagenetMean, name: "--mean"),
             std: try floats(std, metadata: "lafam.std", default: Preprocessing.imagenetStd, name: "--std"),
             channelOrder: bgr ? .bgr : .rgb,
-            layout: layout == .nchw ? .nchw : .nhwc)
+            layout: layout == .nchw ? .nchw : .nhwc,
+            perImageStandardisation: perImageStandardisation || model.format.metadata["lafam.normalisation"]?.hasPrefix("per-image standardisation") == true)
     }
 }
 

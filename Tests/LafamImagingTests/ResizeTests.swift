@@ -121,4 +121,19 @@ final class ResizeTests: XCTestCase {
             XCTAssertEqual(r, RGBImage(width: w, height: h, fill: (200, 10, 77)), "\(w)x\(h)")
         }
     }
+
+    /// Per-image standardisation (FaceNet's prewhiten): each image by its own mean and std of
+    /// its raw values, the std floored at 1/√n; scale, mean and std are not used.
+    func testPerImageStandardisation() throws {
+        var image = RGBImage(width: 2, height: 2)
+        let values: [UInt8] = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]
+        image.pixels = values
+        let prep = Preprocessing(centerCrop: false, width: 2, height: 2, scale: 7, mean: [3], std: [5], layout: .nhwc, perImageStandardisation: true)
+        let out = try prep.tensor(from: image)
+        let mean = 55.0, std = (values.map { (Double($0) - mean) * (Double($0) - mean) }.reduce(0, +) / 12).squareRoot()
+        for (o, v) in zip(out, values) { XCTAssertEqual(Double(o), (Double(v) - mean) / std, accuracy: 1e-5) }
+        // A flat image: the floor 1/√n keeps it finite (all zeros).
+        let flat = try prep.tensor(from: RGBImage(width: 2, height: 2, fill: (9, 9, 9)))
+        XCTAssertEqual(flat, [Float](repeating: 0, count: 12))
+    }
 }

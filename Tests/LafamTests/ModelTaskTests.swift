@@ -21,6 +21,12 @@ final class ModelTaskTests: XCTestCase {
         let normalised = try reading("models/tiny_embedder.onnx")
         XCTAssertEqual(normalised.task, .embed)
         XCTAssertTrue(normalised.reason.contains("L2-normalised"), normalised.reason)
+        let rsqrt = try reading("models/tiny_embedder_rsqrt.onnx")
+        XCTAssertEqual(rsqrt.task, .embed, "x · Reciprocal(Sqrt(Max(ReduceSum(x·x)))), as tf2onnx writes l2_normalize")
+        XCTAssertTrue(rsqrt.reason.contains("one over its norm"), rsqrt.reason)
+        let model = try Model(path: Fixtures.path("models/tiny_embedder_rsqrt.onnx"))
+        XCTAssertNil(mismatch(try model.run(try Fixtures.tensor("models/tiny_embedder_rsqrt.input_0.npy")).outputs["embedding"]!,
+                              try Fixtures.tensor("models/tiny_embedder_rsqrt.output_0.npy")))
         let pooled = try reading("models/relax_region.onnx")
         XCTAssertEqual(pooled.task, .embed)
         XCTAssertTrue(pooled.reason.contains("pooled"), pooled.reason)
@@ -34,6 +40,10 @@ final class ModelTaskTests: XCTestCase {
         let r = model.inferredTask
         XCTAssertEqual(r.task, .segment)
         XCTAssertEqual(r.outputs, ["logits"])
+        // F.interpolate(size=x.shape[-2:]): the Resize's sizes come from Shape, the output keeps
+        // the input's symbols.
+        let torch = try Model(path: Fixtures.path("models/torch_segmenter.onnx"))
+        XCTAssertEqual(torch.outputs[0].shape, [.symbol("batch"), .known(4), .symbol("height"), .symbol("width")])
     }
 
     func testDetectorFromItsBoxAndScoreRows() throws {

@@ -40,7 +40,7 @@ extension Model {
     ///   (MTCNN's P-Net);
     /// - **segment**: a 4-D output `[N, C, H, W]` at the input's resolution or at most 8 times
     ///   coarser (per-pixel scores);
-    /// - **embed**: a 2-D output that is L2-normalised (`x / ‖x‖`, LpNormalization) or a pooled
+    /// - **embed**: a 2-D output that is L2-normalised (`x / ‖x‖`, `x · 1/‖x‖`, LpNormalization) or a pooled
     ///   feature vector (global pooling, then only reshapes), or a 4-D output coarser than the
     ///   input/8 (a backbone's feature map);
     /// - **classify**: a 2-D output from a linear layer (Gemm or MatMul, then only a bias,
@@ -144,6 +144,7 @@ extension Graph {
             switch node.opType {
             case "LpNormalization": return node.inputs.first ?? nil
             case "Div" where node.inputs.count == 2 && isNorm(node.inputs[1]): return node.inputs[0]
+            case "Mul" where scaledByInverseNorm(node) != nil: return scaledByInverseNorm(node)
             case "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Cast": current = node.inputs.first.flatMap { $0 } ?? current
             default: return nil
             }
@@ -160,6 +161,8 @@ extension Graph {
             case "LpNormalization": return .normalised("LpNormalization")
             case "Div" where node.inputs.count == 2 && isNorm(node.inputs[1]):
                 return .normalised("Div by its norm")
+            case "Mul" where scaledByInverseNorm(node) != nil:
+                return .normalised("Mul by one over its norm")
             case "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax", "AveragePool", "MaxPool":
                 return .pooled(node.opType)
             case "Gemm", "MatMul", "Conv": return .linear(node.opType)
@@ -177,20 +180,43 @@ extension Graph {
     }
 
     /// True when `v` is a vector norm of something: ReduceL2, or Sqrt of a ReduceSum (of
-    /// squares), possibly clamped away from 0 (Clip, Max) or broadcast (Expand).
+    /// squares), either possibly clamped away from 0 (Clip, Max, Add) or broadcast (Expand).
     func isNorm(_ v: Int?) -> Bool {
+        guard let p = throughClamps(v) else { return false }
+        switch nodes[p].opType {
+        case "ReduceL2": return true
+        case "Sqrt": return throughClamps(nodes[p].inputs.first ?? nil).map { ["ReduceSum", "ReduceSumSquare"].contains(nodes[$0].opType) } ?? false
+        default: return false
+        }
+    }
+
+    /// True when `v` is one over a vector norm: Reciprocal of a norm (TensorFlow's rsqrt as
+    /// tf2onnx writes it), or a ReduceSum raised to −0.5.
+    func isInverseNorm(_ v: Int?) -> Bool {
+        guard let p = throughClamps(v) else { return false }
+        switch nodes[p].opType {
+        case "Reciprocal": return isNorm(nodes[p].inputs.first ?? nil)
+        case "Pow":
+            guard nodes[p].inputs.count == 2, let e = nodes[p].inputs[1], (try? values[e].facts?.constant?.floatValues()) == [-0.5] else { return false }
+            return throughClamps(nodes[p].inputs[0]).map { ["ReduceSum", "ReduceSumSquare"].contains(nodes[$0].opType) } ?? false
+        default: return false
+        }
+    }
+
+    /// The producer of `v`, looking back through clamps and broadcasts (Clip, Max, Add, Expand).
+    private func throughClamps(_ v: Int?) -> Int? {
         var current = v
         for _ in 0..<4 {
-            guard let c = current, let p = values[c].producer else { return false }
-            switch nodes[p].opType {
-            case "ReduceL2": return true
-            case "Sqrt":
-                guard let x = nodes[p].inputs.first ?? nil, let q = values[x].producer else { return false }
-                return ["ReduceSum", "ReduceSumSquare"].contains(nodes[q].opType)
-            case "Clip", "Max", "Expand", "Add": current = nodes[p].inputs.first ?? nil
-            default: return false
-            }
+            guard let c = current, let p = values[c].producer else { return nil }
+            guard ["Clip", "Max", "Expand", "Add"].contains(nodes[p].opType) else { return p }
+            current = nodes[p].inputs.first ?? nil
         }
-        return false
+        return nil
+    }
+
+    /// The input of Mul node `node` that is multiplied by one over its norm, if it is such a Mul.
+    private func scaledByInverseNorm(_ node: Node) -> Int? {
+        guard node.opType == "Mul", node.inputs.count == 2, let a = node.inputs[0], let b = node.inputs[1] else { return nil }
+        return isInverseNorm(b) ? a : isInverseNorm(a) ? b : nil
     }
 }

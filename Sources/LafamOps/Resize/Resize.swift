@@ -78,6 +78,11 @@ struct Resize: Operator {
         if let roi = values(inputs, s.roi) { try expect(roi, [.float32, .float64, .float16], "roi") }
         let given = attrScales ?? scales?.constant.flatMap { $0.count > 0 ? $0.floats : nil }
         let sizesKnown = sizes == nil || sizes?.constant != nil
+        // Sizes computed from shapes (FCN's F.interpolate(size=input.shape[-2:])): the output's
+        // dims are their elements, symbols included.
+        if sizes?.constant == nil, let dims = sizes?.elements, dims.count == x.shape?.count ?? dims.count {
+            return [facts(.float32, dims)]
+        }
         guard let shape = x.shape?.concrete, sizesKnown, given != nil || sizes?.constant != nil else {
             return [facts(.float32, x.shape.map { $0.map { _ in .unknown } })]
         }
