@@ -77,6 +77,9 @@ extension OpFixtures {
         "conv_weights_as_inputs",
         "conv_winograd",
         "conv_winograd_uneven_pads",
+        "convtranspose_groups_dilation",
+        "convtranspose_output_shape",
+        "convtranspose_stride2_bias",
         "div_bcast_both",
         "div_bcast_channel",
         "div_bcast_last",
@@ -334,6 +337,9 @@ extension OpFixtureTests {
     func test_conv_weights_as_inputs() throws { try check("conv_weights_as_inputs") }
     func test_conv_winograd() throws { try check("conv_winograd") }
     func test_conv_winograd_uneven_pads() throws { try check("conv_winograd_uneven_pads") }
+    func test_convtranspose_groups_dilation() throws { try check("convtranspose_groups_dilation") }
+    func test_convtranspose_output_shape() throws { try check("convtranspose_output_shape") }
+    func test_convtranspose_stride2_bias() throws { try check("convtranspose_stride2_bias") }
     func test_div_bcast_both() throws { try check("div_bcast_both") }
     func test_div_bcast_channel() throws { try check("div_bcast_channel") }
     func test_div_bcast_last() throws { try check("div_bcast_last") }
@@ -590,6 +596,9 @@ extension GradientCheckTests {
     func test_conv_weights_as_inputs() throws { try check("conv_weights_as_inputs") }
     func test_conv_winograd() throws { try check("conv_winograd") }
     func test_conv_winograd_uneven_pads() throws { try check("conv_winograd_uneven_pads") }
+    func test_convtranspose_groups_dilation() throws { try check("convtranspose_groups_dilation") }
+    func test_convtranspose_output_shape() throws { try check("convtranspose_output_shape") }
+    func test_convtranspose_stride2_bias() throws { try check("convtranspose_stride2_bias") }
     func test_div_bcast_both() throws { try check("div_bcast_both") }
     func test_div_bcast_channel() throws { try check("div_bcast_channel") }
     func test_div_bcast_last() throws { try check("div_bcast_last") }

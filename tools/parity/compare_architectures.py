@@ -15,6 +15,8 @@ For each `*.onnx` in the folder and each batch size (1 and 4):
   size, pixel/255, (x - mean)/std, NCHW float32. Batch 4 = the four sample photos in Models/samples
   (astronaut, chelsea, coffee, rocket), batch 1 = scikit-image's `camera` (grey, as RGB). Size = the
   model's static input size; mean/std from the metadata `lafam.mean`/`lafam.std`, else ImageNet.
+  Channels-last inputs [N, H, W, 3] are fed as such; metadata `lafam.normalisation` "per-image
+  standardisation" (FaceNet) standardises each photo by its own raw statistics instead of mean/std.
   Models with dynamic or text-shaped inputs use INPUTS below: MTCNN P-Net 144x192 (a pyramid level;
   (pixel - 127.5)/128 from its metadata), PP-OCRv4 det 256x320, PP-OCRv4 rec 48x320, PP-OCR cls
   48x192, all three BGR with (pixel/255 - 0.5)/0.5 as RapidOCR feeds them; their batch 1 is skimage's
@@ -91,13 +93,19 @@ def load_photo(ref):
     return Image.open(os.path.join(REPO, "Models", "samples", ref)).convert("RGB")
 
 
-def preprocess(img, height, width, mean, std, bgr):
-    """Centre crop to the aspect ratio width:height, Pillow bilinear resize, /255, mean/std, CHW."""
+def preprocess(img, height, width, mean, std, bgr, nhwc=False, per_image=False):
+    """Centre crop to the aspect ratio width:height, Pillow bilinear resize, /255, mean/std (or,
+    per_image, each image standardised by its own raw 0-255 statistics as FaceNet's prewhiten),
+    CHW (or HWC)."""
     x = centre_fit(img, height, width)
-    x = (x - np.array(mean, np.float32)) / np.array(std, np.float32)
+    if per_image:
+        raw = x.astype(np.float64) * 255
+        x = ((raw - raw.mean()) / max(raw.std(), 1 / np.sqrt(raw.size))).astype(np.float32)
+    else:
+        x = (x - np.array(mean, np.float32)) / np.array(std, np.float32)
     if bgr:
         x = x[..., ::-1]
-    return np.ascontiguousarray(x.transpose(2, 0, 1)).astype(np.float32)
+    return np.ascontiguousarray(x if nhwc else x.transpose(2, 0, 1)).astype(np.float32)
 
 
 def floats_from_meta(meta, key):
@@ -121,9 +129,12 @@ def input_settings(model_name, proto):
     meta = {p.key: p.value for p in proto.metadata_props}
     cfg = INPUTS.get(model_name, {})
     size = cfg.get("size")
+    nhwc = len(dims) == 4 and dims[3] == 3 and dims[1] != 3
     if size is None:
-        size = (dims[2], dims[3]) if len(dims) == 4 and dims[2] and dims[3] else (224, 224)
-    return dict(name=inp.name, size=size,
+        spatial = (dims[1], dims[2]) if nhwc else (dims[2], dims[3]) if len(dims) == 4 else (None, None)
+        size = spatial if spatial[0] and spatial[1] else (224, 224)
+    return dict(name=inp.name, size=size, nhwc=nhwc,
+                per_image=meta.get("lafam.normalisation", "").startswith("per-image standardisation"),
                 mean=cfg.get("mean") or floats_from_meta(meta, "lafam.mean") or IMAGENET_MEAN,
                 std=cfg.get("std") or floats_from_meta(meta, "lafam.std") or IMAGENET_STD,
                 bgr=cfg.get("bgr", False), batch1=cfg.get("batch1", DEFAULT_BATCH1),
@@ -333,7 +344,7 @@ def find_node_in(message, ref):
 def check_one(path, model_name, variant, proto, ref, settings, batch, lafam, workdir):
     photos = settings["batch1"] if batch == 1 else settings["batch4"]
     h, w = settings["size"]
-    x = np.stack([preprocess(load_photo(p), h, w, settings["mean"], settings["std"], settings["bgr"])
+    x = np.stack([preprocess(load_photo(p), h, w, settings["mean"], settings["std"], settings["bgr"], settings["nhwc"], settings["per_image"])
                   for p in photos[:batch]])
     t0 = time.time()
     expected = ref.run(settings["name"], x)

@@ -85,7 +85,7 @@ def check(path, lafam, workdir, photos_for_bn):
     proto = onnx.load(path, load_external_data=False)
     settings = input_settings(name, proto)
     h, w = settings["size"]
-    x = np.stack([preprocess(load_photo(p), h, w, settings["mean"], settings["std"], settings["bgr"])
+    x = np.stack([preprocess(load_photo(p), h, w, settings["mean"], settings["std"], settings["bgr"], settings["nhwc"], settings["per_image"])
                   for p in DEFAULT_BATCH4])
     spec = build_torchvision(name, photos_for_bn)
     model = spec["model"]

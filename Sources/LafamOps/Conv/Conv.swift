@@ -212,12 +212,7 @@ extension Conv: Differentiable {
         }
         var result: [Tensor?] = [dx.map { Tensor(uncheckedShape: x.shape, floats: $0) }, dw.map { Tensor(uncheckedShape: w.shape, floats: $0) }]
         if inputs.count > 2, let bias = inputs[2] {
-            var db: [Float]? = nil
-            if wanted[2] {
-                db = [Float](repeating: 0, count: m)
-                for b in 0..<n { for ch in 0..<m { let base = (b * m + ch) * outCount; db![ch] += gs[base..<(base + outCount)].reduce(0, +) } }
-            }
-            result.append(db.map { Tensor(uncheckedShape: bias.shape, floats: $0) })
+            result.append(wanted[2] ? Tensor(uncheckedShape: bias.shape, floats: channelSums(gs, batch: n, channels: m, plane: outCount)) : nil)
         }
         return result
     }

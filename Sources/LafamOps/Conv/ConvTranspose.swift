@@ -113,3 +113,51 @@ struct ConvTranspose: Operator {
         return [Tensor(uncheckedShape: [n, m] + spatialOut, floats: out)]
     }
 }
+
+extension ConvTranspose: Differentiable {
+    /// ConvTranspose is the adjoint of the Conv with the same weights (`geometry`'s window), so
+    /// dX is that Conv of dY: per group, dX_g = W_g · im2col(dY_g); dW_g = X_g · im2col(dY_g)ᵀ
+    /// summed over the batch; dB is dY summed over batch and space.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard let g = gradients[0] else { return wanted.map { _ in nil } }
+        let x = required(inputs, 0), w = required(inputs, 1)
+        let (n, c) = (x.shape[0], x.shape[1])
+        let mg = w.shape[1], m = mg * group, cg = c / group
+        let v = try geometry(input: Array(x.shape[2...]), kernel: Array(w.shape[2...])).window
+        let (inPlane, outPlane, k) = (v.outputCount, v.inputCount, mg * v.kernelCount)
+        var dx: [Float]? = wanted[0] ? [Float](repeating: 0, count: x.count) : nil
+        var dw: [Float]? = wanted.count > 1 && wanted[1] ? [Float](repeating: 0, count: w.count) : nil
+        try MemoryBudget.current.check(count: k * inPlane, width: 4, for: "ConvTranspose's gradient columns")
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * inPlane)
+        defer { col.deallocate() }
+        let gs = g.floats, xs = x.floats, ws = w.floats
+        gs.withUnsafeBufferPointer { gp in
+            xs.withUnsafeBufferPointer { xp in
+                ws.withUnsafeBufferPointer { wp in
+                    for b in 0..<n {
+                        for grp in 0..<group {
+                            im2col(v, channels: mg, x: gp.baseAddress! + (b * m + grp * mg) * outPlane, col: col)
+                            if dx != nil {
+                                dx!.withUnsafeMutableBufferPointer { dp in
+                                    sgemm(m: cg, n: inPlane, k: k, a: wp.baseAddress! + grp * cg * k, lda: k, b: col, ldb: inPlane,
+                                          c: dp.baseAddress! + (b * c + grp * cg) * inPlane, ldc: inPlane)
+                                }
+                            }
+                            if dw != nil {
+                                dw!.withUnsafeMutableBufferPointer { dp in
+                                    sgemm(transB: true, m: cg, n: k, k: inPlane, a: xp.baseAddress! + (b * c + grp * cg) * inPlane, lda: inPlane,
+                                          b: col, ldb: inPlane, beta: 1, c: dp.baseAddress! + grp * cg * k, ldc: k)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var result: [Tensor?] = [dx.map { Tensor(uncheckedShape: x.shape, floats: $0) }, dw.map { Tensor(uncheckedShape: w.shape, floats: $0) }]
+        if inputs.count > 2, let bias = inputs[2] {
+            result.append(wanted[2] ? Tensor(uncheckedShape: bias.shape, floats: channelSums(gs, batch: n, channels: m, plane: outPlane)) : nil)
+        }
+        return result
+    }
+}

@@ -64,3 +64,10 @@ extension ShapeView {
 func expand<T>(_ values: [T], _ shape: [Int], to out: [Int]) throws -> [T] {
     shape == out ? values : try stridedIndices(out, strides: broadcastStrides(shape, to: out), offset: 0).map { values[$0] }
 }
+
+/// A bias's gradient: `g` ([N, C, plane...]) summed over the batch and the plane, per channel.
+func channelSums(_ g: [Float], batch n: Int, channels m: Int, plane: Int) -> [Float] {
+    var sums = [Float](repeating: 0, count: m)
+    for b in 0..<n { for ch in 0..<m { let base = (b * m + ch) * plane; sums[ch] += g[base..<(base + plane)].reduce(0, +) } }
+    return sums
+}
