@@ -111,6 +111,8 @@ struct InputFile {
     let tensor: Tensor
     /// The detection this job explains (detectors' class methods: one job per detection).
     var detection: Detection?
+    /// The layer that explains this job's detection when no --node is given: its scale's map.
+    var detectionLayer: String?
     /// The other image of a `--reference` pair and its embedding: this job is explained by its
     /// similarity to it.
     var versus: (stem: String, embedding: Tensor)?

@@ -204,7 +204,8 @@ struct RunCommand: ParsableCommand {
                     for (explainer, plan) in zip(explainers, plans[j]) {
                         var explainer = explainer
                         if let resolved, explainer.name.explainsAClass { explainer.target = resolved.target }
-                        let explanations = try explainer.explain(job.tensor, model: m, nodes: explainer.name.explainsALayer ? node : [])
+                        let layers = node.isEmpty ? job.detectionLayer.map { [$0] } ?? [] : node
+                        let explanations = try explainer.explain(job.tensor, model: m, nodes: explainer.name.explainsALayer ? layers : [])
                         var result = try write(job, explanations, plan: plan, figures: figures)
                         if let classes = resolved?.classes, explainer.name.explainsAClass {
                             for k in result.records.indices { result.records[k]["classes"] = classes }
@@ -406,10 +407,12 @@ struct RunCommand: ParsableCommand {
             throw CLIError("no detection\(explainedClass.map { " of class \($0)" } ?? "") scores \(scoreThreshold) or more in '\(job.path)'; lower --score-threshold")
         }
         let (h, w) = (job.tensor.shape[2], job.tensor.shape[3])
+        let scales = m.detectionScales
         return found.enumerated().map { i, d in
             var j = job
             j.stem += ".det-\(i + 1)"
             j.detection = d
+            j.detectionLayer = scales.first { $0.candidates.contains(d.candidate) }?.tensor
             let (x0, y0, x1, y1) = (Int(d.x0.rounded()), Int(d.y0.rounded()), Int(d.x1.rounded()), Int(d.y1.rounded()))
             j.outline = ((0..<(h * w)).map { p in (x0...max(x0, x1)).contains(p % w) && (y0...max(y0, y1)).contains(p / w) }, w, h)
             return j

@@ -149,4 +149,24 @@ final class DetectionTests: XCTestCase {
         XCTAssertLessThanOrEqual(maxAbsDifference(try e.raw.floatValues(), try reference.floatValues()), 1e-4 * scale)
         XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0)
     }
+
+    /// A two-scale head: each detection is explained at its own scale's map (a fine detection's
+    /// score does not depend on the coarse map at all: there its gradient is zero).
+    func testEachDetectionHasItsScalesMap() throws {
+        let model = try Model(path: Fixtures.path("models/torch_two_scale_detector.onnx"), options: ModelOptions(threads: 1))
+        let scales = model.detectionScales
+        XCTAssertEqual(scales.map(\.tensor), ["/stem/stem.1/Relu_output_0", "/down/down.1/Relu_output_0"])
+        XCTAssertEqual(scales.map(\.candidates), [0..<256, 256..<320])
+        let x = try Fixtures.tensor("models/torch_two_scale_detector.input_0.npy")
+        let head = try XCTUnwrap(model.detectionHead)
+        let fine = Detection(x0: 0, y0: 0, x1: 1, y1: 1, classIndex: 1, score: 1, candidate: 37)
+        let coarse = Detection(x0: 0, y0: 0, x1: 1, y1: 1, classIndex: 2, score: 1, candidate: 300)
+        for (d, own, other) in [(fine, scales[0].tensor, scales[1].tensor), (coarse, scales[1].tensor, scales[0].tensor)] {
+            let target = try model.gradientTarget(for: .detection(head: head, detections: [d]), input: x).target
+            let g = try model.gradients(x, target: target, withRespectTo: [own, other]).gradients
+            XCTAssertTrue(try g[own]!.floatValues().contains { $0 != 0 }, "\(d.candidate) at its own scale")
+            if d.candidate < 256 { XCTAssertFalse(try g[other]!.floatValues().contains { $0 != 0 }, "the coarse map does not reach a fine detection") }
+        }
+        XCTAssertTrue(try Model(path: Fixtures.path("models/torch_detector.onnx")).detectionScales.isEmpty, "one scale without branches")
+    }
 }

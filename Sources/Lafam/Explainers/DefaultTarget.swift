@@ -3,7 +3,8 @@ extension Model {
     /// spatial size > 1 that feeds a global pooling (GlobalAveragePool/GlobalMaxPool, or
     /// ReduceMean over both spatial axes); for ResNet-50 the `layer4` output. Models without
     /// such pooling: a vision transformer's last attention input, a segmenter's last Conv input,
-    /// else the last 4-D activation with spatial size > 1.
+    /// a detector's last map where its head branches, else the last 4-D activation with spatial
+    /// size > 1.
     public var defaultTarget: Int? {
         let g = graph
         func isSpatialMap(_ v: Int) -> Bool {
@@ -24,7 +25,25 @@ extension Model {
                 continue
             }
         }
-        return transformerTarget ?? segmenterTarget(isSpatialMap) ?? g.values.indices.last(where: isSpatialMap)
+        return transformerTarget ?? segmenterTarget(isSpatialMap) ?? detectorTarget ?? g.values.indices.last(where: isSpatialMap)
+    }
+
+    /// For a detector (`inferredTask`): the last feature map on an s-times-downsampled grid of
+    /// the input (both axes, one s) that two or more Convs read — where a head splits into its
+    /// box and class branches (YOLOv8: the neck's last C2f) — else the last such map; not the
+    /// decoded head's `[N, 1, 4, A]` reshapes.
+    private var detectorTarget: Int? {
+        let g = graph
+        guard inferredTask.task == .detect, let input = g.inputs.first.flatMap({ g.values[$0].facts?.shape }), input.count == 4,
+              let ih = input[2].value, let iw = input[3].value else { return nil }
+        func onGrid(_ v: Int) -> Bool {
+            guard g.values[v].producer != nil, let s = g.values[v].facts?.shape, s.count == 4, let h = s[2].value, let w = s[3].value,
+                  h > 1, w > 1, ih % h == 0, iw % w == 0 else { return false }
+            return ih / h == iw / w
+        }
+        let consumers = g.consumers
+        let maps = g.values.indices.filter(onGrid)
+        return maps.last { v in consumers[v].filter { g.nodes[$0].opType == "Conv" }.count >= 2 } ?? maps.last
     }
 
     /// For a segmenter (`inferredTask`): the input of its last Conv, the features its classifier

@@ -114,3 +114,35 @@ extension Model {
         return DetectionHead(output: info.name, layout: .candidatesFirst, hasObjectness: s2 != 84)
     }
 }
+
+extension Model {
+    /// The feature maps where a multi-scale head branches into its box and class convs, one per
+    /// scale in candidate order, with the candidates each one's grid cells give (YOLOv8n at 640:
+    /// 80×80, 40×40 and 20×20 maps for candidates 0..<6400, 6400..<8000, 8000..<8400), when the
+    /// grids' cells add up to the head's candidates; empty otherwise. A detection's class score
+    /// depends on its own scale's map only: that is the layer that explains it.
+    public var detectionScales: [(tensor: String, candidates: Range<Int>)] {
+        let g = graph
+        guard let head = detectionHead, let info = outputs.first(where: { $0.name == head.output }),
+              let count = (head.layout == .rowsFirst ? info.shape[2] : info.shape[1]).value else { return [] }
+        let consumers = g.consumers
+        let branches = g.values.indices.filter { v in
+            guard g.values[v].producer != nil, let s = g.values[v].facts?.shape, s.count == 4, s[2].value ?? 0 > 1, s[3].value ?? 0 > 1 else { return false }
+            return consumers[v].filter { g.nodes[$0].opType == "Conv" }.count >= 2
+        }
+        // The last branch maps whose cells add up to the candidates, in graph order.
+        var scales: [(tensor: String, candidates: Range<Int>)] = [], total = 0
+        for v in branches.reversed() {
+            guard let s = g.values[v].facts?.shape, let h = s[2].value, let w = s[3].value else { continue }
+            total += h * w
+            scales.insert((g.values[v].name, 0..<(h * w)), at: 0)
+            if total >= count { break }
+        }
+        guard total == count else { return [] }
+        var start = 0
+        return scales.map { scale in
+            defer { start += scale.candidates.count }
+            return (scale.tensor, start..<(start + scale.candidates.count))
+        }
+    }
+}
