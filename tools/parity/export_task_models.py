@@ -22,6 +22,9 @@ as a subprocess (`.venv-tf/bin/python <this script> --tf-helper ...` and `-m tf2
 
 What is written to --out (default `.build-models/` at the repository root; git-ignored, never commit it):
 
+* `inputs/astronaut_face.png`, `inputs/cameraman_face.png`, `inputs/page.png`: the README's inputs for
+  these models, cut from scikit-image's photos (write_demo_inputs).
+
 * `yolov8n.opset17.onnx`: YOLOv8n (80 classes) built from ultralytics 8.4.190's own model definition,
   `DetectionModel('yolov8n.yaml')` (no download; no package here ships YOLO weights), random weights
   under `torch.manual_seed(crc32('yolov8n'))` and ultralytics' initialisation, then its BatchNorm
@@ -546,6 +549,18 @@ def export_facenet(venv_tf):
 
 # ---------------------------------------------------------------------------------------------------
 
+def write_demo_inputs(folder):
+    """The README's inputs for these models, cut from scikit-image's photos (public domain / CC0):
+    two faces (the astronaut's; the cameraman's, grey as RGB) and a text page."""
+    import skimage.data
+    from PIL import Image
+    os.makedirs(folder, exist_ok=True)
+    Image.fromarray(skimage.data.astronaut()[0:220, 140:330]).save(os.path.join(folder, "astronaut_face.png"))
+    camera = np.stack([skimage.data.camera()] * 3, axis=-1)
+    Image.fromarray(camera[60:190, 220:330]).save(os.path.join(folder, "cameraman_face.png"))
+    Image.fromarray(np.stack([skimage.data.page()] * 3, axis=-1)).save(os.path.join(folder, "page.png"))
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--tf-helper":
         return tf_helper(sys.argv[2:])
@@ -611,6 +626,7 @@ def main():
             manifest["failures"][key] = last
             print(f"  FAILED {key}: {last}", flush=True)
 
+    write_demo_inputs(os.path.join(args.out, "inputs"))
     manifest["files"] = dict(sorted(manifest["files"].items()))
     manifest["failures"] = dict(sorted(manifest["failures"].items()))
     with open(manifest_path + ".tmp", "w") as f:
