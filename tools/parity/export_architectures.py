@@ -355,6 +355,17 @@ def rapidocr_models_dir():
     raise FileNotFoundError("rapidocr_onnxruntime is not installed (pip install --no-deps rapidocr-onnxruntime)")
 
 
+def load_manifest(path):
+    """The manifest at `path` (files and failures of earlier runs), or an empty one."""
+    manifest = {"files": {}, "failures": {}}
+    if os.path.exists(path):
+        with open(path) as f:
+            manifest = json.load(f)
+        manifest.setdefault("files", {})
+        manifest.setdefault("failures", {})
+    return manifest
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(REPO, ".build-models"))
@@ -369,12 +380,7 @@ def main():
         sys.exit(f"unknown model(s) {unknown}; known: {ALL_NAMES}")
     os.makedirs(args.out, exist_ok=True)
     manifest_path = os.path.join(args.out, "manifest.json")
-    manifest = {"files": {}, "failures": {}}
-    if os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        manifest.setdefault("files", {})
-        manifest.setdefault("failures", {})
+    manifest = load_manifest(manifest_path)
     manifest["tools"] = {"torch": torch.__version__, "torchvision": torchvision.__version__,
                          "onnx": onnx.__version__}
     photos = load_photos()

@@ -581,12 +581,7 @@ def main():
     torch.set_num_threads(2)
     os.makedirs(args.out, exist_ok=True)
     manifest_path = os.path.join(args.out, "task_manifest.json")
-    manifest = {"files": {}, "failures": {}}
-    if os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        manifest.setdefault("files", {})
-        manifest.setdefault("failures", {})
+    manifest = arch().load_manifest(manifest_path)
     manifest["tools"] = {"torch": torch.__version__, "torchvision": torchvision.__version__, "onnx": onnx.__version__,
                          "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}
     photos = arch().load_photos()
