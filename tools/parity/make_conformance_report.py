@@ -83,8 +83,9 @@ def main():
         "Every Conv and activation output (taps) and the model outputs, batch 1 and 4, real photos; pass when "
         "max|lafam − onnxruntime| ≤ 1e-4 × max(1, max|onnxruntime|) per tensor. torchvision models have random "
         "weights with BatchNorm statistics re-estimated on real photos (tools/parity/export_architectures.py; the "
-        "transformers ViT-B/16, B/32, L/16, Swin-T, S, V2-T and MaxViT-T with a re-initialised classifier head); "
-        "EfficientNet-Lite0, the MTCNN nets and PP-OCR carry real weights.",
+        "transformers ViT-B/16, B/32, L/16, Swin-T, S, V2-T and MaxViT-T with a re-initialised classifier head; the "
+        "task models of tools/parity/export_task_models.py: YOLOv8n, FCN-ResNet50 and DeepLabV3-MobileNetV3 with random "
+        "weights); EfficientNet-Lite0 (and its feature extractor), FaceNet, the MTCNN nets and PP-OCR carry real weights.",
         "",
         parity,
         "",
