@@ -142,7 +142,8 @@ struct RunCommand: ParsableCommand {
             let explainers = chosen.map {
                 SaliencyMethod($0, lafam: LaFAM(reduction: reduction ?? .mean, upsampling: upsampling ?? .nearest, scaleQuantile: scaleQuantile),
                                target: gradientTarget, postprocessing: postprocess ?? .paper, upsampling: upsampling ?? .nearest,
-                               relax: relaxExplainer, relaxEmbedding: relax.embedding, tokens: tokens)
+                               relax: relaxExplainer, relaxEmbedding: relax.embedding ?? (reading.task == .embed ? reading.outputs.first : nil),
+                               tokens: tokens)
             }
             let files = try InputFile.expand(inputs.isEmpty ? Bundled.samplePhotos : inputs)
             guard !files.isEmpty else { throw CLIError("no inputs given and no bundled sample photos found") }

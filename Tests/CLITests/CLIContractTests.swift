@@ -333,6 +333,12 @@ final class CLIContractTests: CLITestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/coffee.gradcam.vs-chelsea.png"), similar.stdout)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/chelsea.gradcam.vs-coffee.png"), "written for both images: \(similar.stdout)")
         XCTAssertTrue(similar.stdout.contains("coffee embedding output: 6 values, norm 1"), similar.stdout)
+        let relax = try lafam(["run", "-m", embedder, "--method", "relax", "--masks", "20", "--mask-batch", "10", "--size", "32", "--json",
+                               "--output", dir, coffee])
+        XCTAssertEqual(relax.status, 0, relax.stderr)
+        let relaxMap = (((try JSONSerialization.jsonObject(with: Data(relax.stdout.utf8)) as! [String: Any])["images"] as! [[String: Any]])[0]["maps"]
+            as! [[String: Any]])[0]
+        XCTAssertEqual(relaxMap["target"] as? String, "output", "RELAX compares the model's embedding")
         try expectFailure(["run", "-m", embedder, "--method", "gradcam", "--class", "3", "--size", "32", "--output", dir, coffee],
                           ["--class", "is an embedding model", "L2-normalised", "--reference IMAGE"])
         try expectFailure(["run", "--method", "gradcam", "--reference", chelsea, "--output", dir, coffee],
