@@ -88,8 +88,9 @@ struct Einsum: Operator {
         func count(_ l: [Int]) -> Int { l.reduce(1) { $0 * sizes[$1]! } }
         let (batches, m, k, n) = (count(batch), count(left), count(shared), count(right))
         let shape = (batch + left + right).map { sizes[$0]! }
-        try MemoryBudget.current.check(count: Tensor.count(of: shape), width: 4, for: "the Einsum result of shape \(shape)")
-        var out = [Float](repeating: 0, count: batches * m * n)
+        let total = try Sizes.elementCount(shape)
+        try MemoryBudget.current.check(count: total, width: 4, for: "the Einsum result of shape \(shape)")
+        var out = [Float](repeating: 0, count: total)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeBufferPointer { yp in
                 out.withUnsafeMutableBufferPointer { op in
@@ -124,8 +125,9 @@ private struct Labelled {
         }
         let all = order + summing
         let shape = all.map { sizes[$0]! }
-        let inner = summing.reduce(1) { $0 * sizes[$1]! }
+        _ = try Sizes.elementCount(shape)  // every product below is at most this one
         if all == labels, summing.isEmpty, shape == tensor.shape { return Labelled(tensor: tensor, labels: order) }
+        let inner = summing.reduce(1) { $0 * sizes[$1]! }
         let indices = try stridedIndices(shape, strides: all.map(stride), offset: 0)
         let values = tensor.floats
         let kept = inner == 0 ? 0 : indices.count / inner
