@@ -21,6 +21,7 @@ struct ModelSelection: ParsableArguments {
 }
 
 extension ModelTask: ExpressibleByArgument {}
+extension DetectionHead.BoxFormat: ExpressibleByArgument {}
 
 /// What the model computes, when the reading of its graph (`Model.inferredTask`) is not what the
 /// user means.

@@ -93,6 +93,14 @@ struct RunCommand: ParsableCommand {
     var box: String?
     @Option(help: "Detectors: the lowest score a detection may have (default 0.25).")
     var scoreThreshold: Float = 0.25
+    @Option(help: "Detectors whose boxes and scores are separate outputs: the boxes [N, A, 4] (with --scores).")
+    var boxes: String?
+    @Option(help: "Detectors whose boxes and scores are separate outputs: the class scores [N, A, C] (with --boxes).")
+    var scores: String?
+    @Option(help: "How --boxes reads: xyxy (left, top, right, bottom; default) or cxcywh (centre, width, height).")
+    var boxFormat: DetectionHead.BoxFormat = .xyxy
+    @Flag(help: "The --boxes are fractions of the input's width and height, not pixels.")
+    var normalisedBoxes = false
     @Option(help: "Segmenters: explain the class over the pixels of this mask (a PNG the size of the photo, pixels > 127 inside; default: the pixels predicted as the class).")
     var region: String?
     @OptionGroup(title: "RELAX") var relax: RELAXOptions
@@ -120,7 +128,9 @@ struct RunCommand: ParsableCommand {
             warnAboutInapplicableOptions(chosen)
             let modelPath = try modelSelection.path()
             let m = try execution.model(modelPath)
-            let reading = taskOption.reading(for: m)
+            let pair = try namedHead(m)
+            let reading = pair.map { TaskReading(task: .detect, outputs: [$0.output, $0.scoresOutput], reason: "boxes and scores given with --boxes and --scores") }
+                ?? taskOption.reading(for: m)
             try checkTask(reading, chosen: chosen, model: m, modelPath: modelPath)
             let classes = reading.task == .classify ? classCount(of: m) : nil
             let labels = try labelOptions.labels(for: m, classes: classes)
@@ -156,7 +166,7 @@ struct RunCommand: ParsableCommand {
             if let reference {
                 jobs = try referencePairs(jobs, reference: reference, output: reading.outputs.first ?? "", model: m, preprocessing: preprocessing)
             }
-            let head = reading.task == .detect ? m.detectionHead : nil
+            let head = pair ?? (reading.task == .detect ? m.detectionHead : nil)
             if let head, chosen.contains(where: \.explainsAClass) {
                 jobs = try jobs.flatMap { try detectionJobs($0, head: head, model: m, explainedClass: explainedClass) }
             }
@@ -355,8 +365,8 @@ struct RunCommand: ParsableCommand {
             throw CLIError("--reference compares embeddings, but '\(name)' reads as a \(reading.task.rawValue) model (\(reading.reason)); pass --task embed if its output is an embedding")
         }
         let classBased = chosen.filter(\.explainsAClass)
-        if reading.task == .detect, !classBased.isEmpty, m.detectionHead == nil {
-            throw CLIError("explaining one detection with \(classBased.map(\.rawValue).joined(separator: ", ")) needs a one-output YOLO-style head; '\(name)' reads as a detector with \(reading.reason), which lafam does not decode yet; label-free methods (lafam, eigencam, relax) work on it, or pass --task classify to differentiate its first output as class scores")
+        if reading.task == .detect, !classBased.isEmpty, m.detectionHead == nil, boxes == nil {
+            throw CLIError("explaining one detection with \(classBased.map(\.rawValue).joined(separator: ", ")) needs a one-output YOLO-style head or its outputs named with --boxes and --scores; '\(name)' reads as a detector with \(reading.reason), which lafam does not decode by itself; label-free methods (lafam, eigencam, relax) work on it, or pass --task classify to differentiate its first output as class scores")
         }
         if reading.task != .detect, box != nil {
             throw CLIError("--box chooses a detection, but '\(name)' reads as a \(reading.task.rawValue) model (\(reading.reason)); pass --task detect if it detects")
@@ -385,6 +395,16 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// The detector head --boxes and --scores name (both graph outputs), if given.
+    private func namedHead(_ m: Model) throws -> DetectionHead? {
+        guard boxes != nil || scores != nil else { return nil }
+        guard let boxes, let scores else { throw CLIError("--boxes and --scores go together: name both outputs") }
+        for name in [boxes, scores] where !m.outputs.contains(where: { $0.name == name }) {
+            throw CLIError("'\(name)' is not an output of the model; its outputs are \(m.outputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+        }
+        return DetectionHead(boxes: boxes, scores: scores, boxFormat: boxFormat, normalised: normalisedBoxes)
+    }
+
     /// One job per detection to explain in `job`'s image: the best `--detections` after
     /// non-maximum suppression (of `--class` only, when given), or the one overlapping `--box` most;
     /// each with its box outlined on the figures.
@@ -392,8 +412,8 @@ struct RunCommand: ParsableCommand {
         guard job.tensor.shape.first == 1 else {
             throw CLIError("explaining detections takes one image per input; '\(job.path)' holds \(job.tensor.shape.first ?? 0)")
         }
-        guard let output = try m.run(job.tensor).outputs[head.output] else { throw CLIError("the model computed no '\(head.output)'") }
-        var found = try head.decode(output, scoreThreshold: scoreThreshold)[0]
+        let (h, w) = (job.tensor.shape[2], job.tensor.shape[3])
+        var found = try head.decode(try m.run(job.tensor).outputs, inputSize: (w, h), scoreThreshold: scoreThreshold)[0]
         if let explainedClass { found = found.filter { $0.classIndex == explainedClass } }
         if let box {
             let edges = box.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
@@ -407,8 +427,7 @@ struct RunCommand: ParsableCommand {
         guard !found.isEmpty else {
             throw CLIError("no detection\(explainedClass.map { " of class \($0)" } ?? "") scores \(scoreThreshold) or more in '\(job.path)'; lower --score-threshold")
         }
-        let (h, w) = (job.tensor.shape[2], job.tensor.shape[3])
-        let scales = m.detectionScales
+        let scales = m.detectionScales(for: head)
         return found.enumerated().map { i, d in
             var j = job
             j.stem += ".det-\(i + 1)"
@@ -556,6 +575,7 @@ struct RunCommand: ParsableCommand {
         if let reference { options["reference"] = reference }
         if let region { options["region"] = region }
         if let box { options["box"] = box }
+        if let boxes, let scores { options["boxes"] = boxes; options["scores"] = scores; options["boxFormat"] = boxFormat.rawValue; options["normalisedBoxes"] = normalisedBoxes }
         if records.contains(where: { $0["detection"] != nil }) { options["detections"] = detections; options["scoreThreshold"] = Double(scoreThreshold) }
         if chosenMethods.contains(.relax) { options["relax"] = relax.description }
         var out: [String: Any] = ["command": "run", "lafamVersion": lafamVersion, "model": modelDescription(m, path: modelPath),

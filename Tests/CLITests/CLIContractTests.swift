@@ -364,6 +364,16 @@ final class CLIContractTests: CLITestCase {
         try expectFailure(["run", "-m", detector, "--method", "gradcam", "--score-threshold", "1.5", "--output", dir, coffee],
                           ["no detection scores 1.5 or more", "--score-threshold"])
         try expectFailure(["run", "--method", "gradcam", "--box", "1,2,3,4", "--output", dir, coffee], ["--box chooses a detection"])
+        let pair = Fixtures.path("models/torch_pair_detector.onnx")
+        let named = try lafam(["run", "-m", pair, "--method", "gradcam", "--boxes", "boxes", "--scores", "scores", "--normalised-boxes", "--overwrite",
+                               "--score-threshold", "0", "--detections", "1", "--json", "--output", dir, coffee])
+        XCTAssertEqual(named.status, 0, named.stderr)
+        let pairImages = (try JSONSerialization.jsonObject(with: Data(named.stdout.utf8)) as! [String: Any])["images"] as! [[String: Any]]
+        let pairBox = (pairImages[0]["detection"] as! [String: Any])["box"] as! [Double]
+        XCTAssertTrue(pairBox.allSatisfy { $0 > -64 && $0 < 128 }, "in pixels of the 64×64 input: \(pairBox)")
+        try expectFailure(["run", "-m", pair, "--method", "gradcam", "--output", dir, coffee], ["--boxes and --scores"])
+        try expectFailure(["run", "-m", pair, "--boxes", "boxes", "--output", dir, coffee], ["--boxes and --scores go together"])
+        try expectFailure(["run", "-m", pair, "--boxes", "boxes", "--scores", "nothing", "--output", dir, coffee], ["'nothing' is not an output"])
         let label = try lafam(["run", "-m", Fixtures.path("models/tiny_detector.onnx"), "--output", dir, coffee])
         XCTAssertEqual(label.status, 0, label.stderr)
     }

@@ -169,4 +169,27 @@ final class DetectionTests: XCTestCase {
         }
         XCTAssertTrue(try Model(path: Fixtures.path("models/torch_detector.onnx")).detectionScales.isEmpty, "one scale without branches")
     }
+
+    /// Boxes and scores as two outputs, named as on the command line: decoded with the boxes'
+    /// format and scale, and a detection's Grad-CAM equal to pytorch-grad-cam with the target
+    /// scores[candidate, class].
+    func testBoxesAndScoresOutputsNamedByTheUser() throws {
+        let model = try Model(path: Fixtures.path("models/torch_pair_detector.onnx"), options: ModelOptions(threads: 1))
+        XCTAssertEqual(model.inferredTask.task, .detect)
+        XCTAssertEqual(model.inferredTask.outputs, ["boxes", "scores"])
+        XCTAssertNil(model.detectionHead, "the boxes' format is not in the graph: the user names it")
+        let head = DetectionHead(boxes: "boxes", scores: "scores", boxFormat: .xyxy, normalised: true)
+        let x = try Fixtures.tensor("models/torch_pair_detector.input_0.npy")
+        let outputs = try model.run(x).outputs
+        let found = try head.decode(outputs, inputSize: (64, 64), scoreThreshold: 0)
+        XCTAssertEqual(found.map { [$0[0].classIndex, $0[0].candidate] }, [[2, 68], [1, 74]])
+        let boxes = try outputs["boxes"]!.floatValues()
+        XCTAssertEqual(found[0][0].x1, boxes[68 * 4 + 2] * 64, accuracy: 1e-4, "pixels of the 64×64 input")
+        let goal = try model.gradientTarget(for: .detection(head: head, detections: found.map { $0[0] }), input: x)
+        let e = try GradCAM(.gradcam, target: goal.target).explain(x, model: model, target: "/body/body.3/Relu_output_0")
+        let reference = try Fixtures.tensor("models/torch_pair_detector.gradcam.raw.npy")
+        let scale = max(1, try reference.floatValues().map(abs).max() ?? 0)
+        XCTAssertLessThanOrEqual(maxAbsDifference(try e.raw.floatValues(), try reference.floatValues()), 1e-4 * scale)
+        XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0)
+    }
 }

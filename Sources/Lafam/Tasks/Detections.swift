@@ -27,53 +27,124 @@ public struct Detection: Sendable, Equatable {
     }
 }
 
-/// How a one-output detector head lays out its candidates (YOLO exports): `[N, K, A]` rows first
-/// (YOLOv8: K = 4 + C rows — box centre x, y, width, height in input pixels, then the class
-/// scores) or `[N, A, K]` candidates first (YOLOv5: K = 5 + C — the box, an objectness, the class
-/// scores; a detection's score is objectness × class score).
+/// Where a detector's boxes and scores are, over its candidates.
+///
+/// A one-output YOLO head holds both: `[N, K, A]` rows first (YOLOv8: K = 4 + C rows — box centre
+/// x, y, width, height in input pixels, then the class scores) or `[N, A, K]` candidates first
+/// (YOLOv5: K = 5 + C — the box, an objectness, the class scores; a detection's score is
+/// objectness × class score). A pair of outputs holds them apart: boxes `[N, A, 4]` (corners or
+/// centre and size, in pixels or as fractions of the input) and scores `[N, A, C]` (SSD-style
+/// exports with decoded boxes, DETR-style heads; `--boxes`/`--scores` on the command line).
 public struct DetectionHead: Sendable, Equatable {
-    /// The head's axis order.
+    /// A one-output head's axis order.
     public enum Layout: String, Sendable { case rowsFirst, candidatesFirst }
+    /// How a box's four numbers read.
+    public enum BoxFormat: String, Sendable, CaseIterable {
+        /// Centre x, centre y, width, height.
+        case cxcywh
+        /// Left, top, right, bottom.
+        case xyxy
+    }
 
-    /// The output holding the head.
+    /// The output holding the boxes (and, for a one-output head, the scores).
     public var output: String
-    /// Its axis order.
+    /// A one-output head's axis order (a pair's boxes and scores are candidates first).
     public var layout: Layout
     /// Whether a row after the box is an objectness (YOLOv5) rather than the first class score.
     public var hasObjectness: Bool
+    /// The separate scores output `[N, A, C]` of a pair; nil for a one-output head.
+    public var scores: String?
+    /// How the boxes read (a one-output YOLO head: centre and size).
+    public var boxFormat: BoxFormat
+    /// Whether the boxes are fractions of the input's width and height rather than pixels.
+    public var normalisedBoxes: Bool
 
-    /// A head on `output` laid out as `layout`.
+    /// A one-output YOLO head on `output` laid out as `layout`.
     public init(output: String, layout: Layout, hasObjectness: Bool) {
         self.output = output
         self.layout = layout
         self.hasObjectness = hasObjectness
+        scores = nil
+        boxFormat = .cxcywh
+        normalisedBoxes = false
     }
 
-    /// Rows before the class scores.
+    /// A pair of outputs: `boxes` `[N, A, 4]` read as `boxFormat` (fractions of the input when
+    /// `normalised`) and `scores` `[N, A, C]`.
+    public init(boxes: String, scores: String, boxFormat: BoxFormat, normalised: Bool) {
+        output = boxes
+        layout = .candidatesFirst
+        hasObjectness = false
+        self.scores = scores
+        self.boxFormat = boxFormat
+        normalisedBoxes = normalised
+    }
+
+    /// Rows before the class scores of a one-output head.
     var classOffset: Int { hasObjectness ? 5 : 4 }
 
-    /// The detections of each image of `head` (the output's values): candidates with a box of
-    /// positive size whose best class score reaches `scoreThreshold`, non-maximum suppression per class (a box overlapping a
-    /// higher-scored one of its class by IoU > `iou` is dropped), the `limit` best, by score.
+    /// The output a detection's score is read from (and differentiated at).
+    public var scoresOutput: String { scores ?? output }
+
+    /// The number of candidates of a head whose score output has `shape`.
+    func candidates(scoresShape shape: [Int]) -> Int { scores == nil && layout == .rowsFirst ? shape[2] : shape[1] }
+
+    /// The flat index of candidate `c`'s score of class `k` in image `b`, in a scores output of `shape`.
+    func scoreIndex(image b: Int, candidate c: Int, classIndex k: Int, shape: [Int]) -> Int {
+        if scores != nil { return (b * shape[1] + c) * shape[2] + k }
+        let row = classOffset + k
+        return layout == .rowsFirst ? (b * shape[1] + row) * shape[2] + c : (b * shape[1] + c) * shape[2] + row
+    }
+
+    /// The detections of each image of a one-output head (the output's values); see
+    /// `decode(_:inputSize:scoreThreshold:iou:limit:)`.
     public func decode(_ head: Tensor, scoreThreshold: Float = 0.25, iou: Float = 0.45, limit: Int = 100) throws -> [[Detection]] {
-        guard head.rank == 3 else { throw LafamError.invalidArgument("a detector head is [N, K, A] or [N, A, K], got shape \(head.shape)") }
-        let (n, k, a) = layout == .rowsFirst ? (head.shape[0], head.shape[1], head.shape[2]) : (head.shape[0], head.shape[2], head.shape[1])
-        guard k > classOffset else { throw LafamError.invalidArgument("a head of \(k) rows has no class scores after \(classOffset) box rows") }
-        let v = try head.floatValues()
-        func value(_ b: Int, _ row: Int, _ c: Int) -> Float {
-            layout == .rowsFirst ? v[(b * k + row) * a + c] : v[(b * a + c) * k + row]
+        try decode([output: head], inputSize: (1, 1), scoreThreshold: scoreThreshold, iou: iou, limit: limit)
+    }
+
+    /// The detections of each image, from the model's outputs by name: candidates with a box of
+    /// positive size whose best class score reaches `scoreThreshold`, non-maximum suppression per
+    /// class (a box overlapping a higher-scored one of its class by IoU > `iou` is dropped), the
+    /// `limit` best, by score. Boxes come in pixels of the input (`inputSize` scales normalised ones).
+    public func decode(_ outputs: [String: Tensor], inputSize: (width: Int, height: Int), scoreThreshold: Float = 0.25,
+                       iou: Float = 0.45, limit: Int = 100) throws -> [[Detection]] {
+        guard let main = outputs[output] else { throw LafamError.invalidArgument("the outputs hold no '\(output)'") }
+        let boxes = try main.floatValues()
+        let (n, a, classes): (Int, Int, Int)
+        let box: (Int, Int, Int) -> Float, score: (Int, Int, Int) -> Float
+        if let scoresName = scores {
+            guard let scoreTensor = outputs[scoresName] else { throw LafamError.invalidArgument("the outputs hold no '\(scoresName)'") }
+            guard main.rank == 3, main.shape[2] == 4, scoreTensor.rank == 3, Array(scoreTensor.shape.prefix(2)) == Array(main.shape.prefix(2)),
+                  scoreTensor.shape[2] > 0 else {
+                throw LafamError.invalidArgument("boxes \(main.shape) and scores \(scoreTensor.shape) are not [N, A, 4] and [N, A, C] of one N and A")
+            }
+            let v = try scoreTensor.floatValues()
+            (n, a, classes) = (main.shape[0], main.shape[1], scoreTensor.shape[2])
+            box = { b, i, c in boxes[(b * a + c) * 4 + i] }
+            score = { b, k, c in v[(b * a + c) * classes + k] }
+        } else {
+            guard main.rank == 3 else { throw LafamError.invalidArgument("a detector head is [N, K, A] or [N, A, K], got shape \(main.shape)") }
+            let (rows, count) = layout == .rowsFirst ? (main.shape[1], main.shape[2]) : (main.shape[2], main.shape[1])
+            guard rows > classOffset else { throw LafamError.invalidArgument("a head of \(rows) rows has no class scores after \(classOffset) box rows") }
+            func value(_ b: Int, _ row: Int, _ c: Int) -> Float {
+                layout == .rowsFirst ? boxes[(b * rows + row) * count + c] : boxes[(b * count + c) * rows + row]
+            }
+            let offset = classOffset, objectness = hasObjectness
+            (n, a, classes) = (main.shape[0], count, rows - offset)
+            box = value
+            score = { b, k, c in objectness ? value(b, offset + k, c) * value(b, 4, c) : value(b, offset + k, c) }
         }
+        let (sx, sy) = normalisedBoxes ? (Float(inputSize.width), Float(inputSize.height)) : (1, 1)
         return (0..<n).map { b in
             var found: [Detection] = []
             for c in 0..<a {
-                var best = classOffset, top = value(b, classOffset, c)
-                for row in (classOffset + 1)..<k where value(b, row, c) > top { best = row; top = value(b, row, c) }
-                let score = hasObjectness ? top * value(b, 4, c) : top
-                guard score >= scoreThreshold, score.isFinite else { continue }
-                let (cx, cy, w, h) = (value(b, 0, c), value(b, 1, c), value(b, 2, c), value(b, 3, c))
-                guard w > 0, h > 0, cx.isFinite, cy.isFinite, w.isFinite, h.isFinite else { continue }  // no box
-                found.append(Detection(x0: cx - w / 2, y0: cy - h / 2, x1: cx + w / 2, y1: cy + h / 2,
-                                       classIndex: best - classOffset, score: score, candidate: c))
+                var best = 0, top = score(b, 0, c)
+                for k in 1..<max(classes, 1) where score(b, k, c) > top { best = k; top = score(b, k, c) }
+                guard top >= scoreThreshold, top.isFinite else { continue }
+                let (p, q, r, t) = (box(b, 0, c) * sx, box(b, 1, c) * sy, box(b, 2, c) * sx, box(b, 3, c) * sy)
+                let (x0, y0, x1, y1) = boxFormat == .cxcywh ? (p - r / 2, q - t / 2, p + r / 2, q + t / 2) : (p, q, r, t)
+                guard x1 > x0, y1 > y0, x0.isFinite, y0.isFinite, x1.isFinite, y1.isFinite else { continue }  // no box
+                found.append(Detection(x0: x0, y0: y0, x1: x1, y1: y1, classIndex: best, score: top, candidate: c))
             }
             found.sort { $0.score > $1.score || ($0.score == $1.score && $0.candidate < $1.candidate) }
             var kept: [Detection] = []
@@ -85,19 +156,21 @@ public struct DetectionHead: Sendable, Equatable {
     }
 
     /// The gradient target of one detection per image (`detections[b]` for image b): its class
-    /// score element of the head (for a head with objectness, the class score alone).
+    /// score element of the scores output, of shape `shape` (for a head with objectness, the class
+    /// score alone).
     public func target(_ detections: [Detection], headShape shape: [Int]) throws -> GradientTarget {
         guard shape.count == 3, detections.count == shape[0] else {
             throw LafamError.invalidArgument("one detection per image: \(detections.count) for a head of shape \(shape)")
         }
-        let (k, a) = layout == .rowsFirst ? (shape[1], shape[2]) : (shape[2], shape[1])
+        let classes = scores != nil ? shape[2] : (layout == .rowsFirst ? shape[1] : shape[2]) - classOffset
         var seed = [Float](repeating: 0, count: shape.reduce(1, *))
         for (b, d) in detections.enumerated() {
-            let row = classOffset + d.classIndex
-            guard row < k, d.candidate < a else { throw LafamError.invalidArgument("detection \(d) is outside a head of shape \(shape)") }
-            seed[layout == .rowsFirst ? (b * k + row) * a + d.candidate : (b * a + d.candidate) * k + row] = 1
+            guard (0..<classes).contains(d.classIndex), (0..<candidates(scoresShape: shape)).contains(d.candidate) else {
+                throw LafamError.invalidArgument("detection \(d) is outside a head of shape \(shape)")
+            }
+            seed[scoreIndex(image: b, candidate: d.candidate, classIndex: d.classIndex, shape: shape)] = 1
         }
-        return .seeds([output: try Tensor(shape: shape, floats: seed)])
+        return .seeds([scoresOutput: try Tensor(shape: shape, floats: seed)])
     }
 }
 
@@ -122,9 +195,14 @@ extension Model {
     /// grids' cells add up to the head's candidates; empty otherwise. A detection's class score
     /// depends on its own scale's map only: that is the layer that explains it.
     public var detectionScales: [(tensor: String, candidates: Range<Int>)] {
+        detectionHead.map(detectionScales(for:)) ?? []
+    }
+
+    /// `detectionScales` for a given head (such as a pair named on the command line).
+    public func detectionScales(for head: DetectionHead) -> [(tensor: String, candidates: Range<Int>)] {
         let g = graph
-        guard let head = detectionHead, let info = outputs.first(where: { $0.name == head.output }),
-              let count = (head.layout == .rowsFirst ? info.shape[2] : info.shape[1]).value else { return [] }
+        guard let info = outputs.first(where: { $0.name == head.scoresOutput }), info.shape.count == 3,
+              let count = (head.scores == nil && head.layout == .rowsFirst ? info.shape[2] : info.shape[1]).value else { return [] }
         let consumers = g.consumers
         let branches = g.values.indices.filter { v in
             guard g.values[v].producer != nil, let s = g.values[v].facts?.shape, s.count == 4, s[2].value ?? 0 > 1, s[3].value ?? 0 > 1 else { return false }

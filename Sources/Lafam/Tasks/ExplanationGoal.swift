@@ -43,9 +43,9 @@ extension Model {
         case .classScore(let classes, let probability):
             return ResolvedGoal(target: probability ? .probability(classes: classes) : .logit(classes: classes), classes: classes)
         case .detection(let head, let detections):
-            guard let k = graph.outputs.firstIndex(where: { graph.values[$0].name == head.output }),
+            guard let k = graph.outputs.firstIndex(where: { graph.values[$0].name == head.scoresOutput }),
                   let shape = try outputShapes(forInputShape: x.shape)[k]?.concrete else {
-                throw LafamError.invalidArgument("'\(head.output)' is not an output of static shape for an input of shape \(x.shape)")
+                throw LafamError.invalidArgument("'\(head.scoresOutput)' is not an output of static shape for an input of shape \(x.shape)")
             }
             return ResolvedGoal(target: try head.target(detections, headShape: shape), classes: detections.map(\.classIndex))
         case .similarity(let output, let reference):
