@@ -74,6 +74,7 @@ import export_task_models as etm  # noqa: E402
 from compare_architectures import DEFAULT_BATCH4, REPO, TOLERANCE, input_settings, load_photo, preprocess  # noqa: E402
 from export_architectures import load_photos  # noqa: E402
 from fixture_common import pytorch_grad_cam_raw, save_npy  # noqa: E402
+from transformer_gradcam_parity import write_report  # noqa: E402
 from transformer_gradcam_parity import module_at, onnx_tensor  # noqa: E402
 
 # model -> (task, torch module path under the exported wrapper, ONNX name scope); YOLO's module follows
@@ -368,11 +369,7 @@ def main():
         if any("float64" in r.get("detail", "") for r in results):
             lines += ["", "A failing map is recomputed by pytorch-grad-cam in float64; the FAIL text gives lafam's and "
                       "pytorch-grad-cam's float32 errors against it (same scale as rel. error)."]
-        lines += ["", f"{sum(r['ok'] for r in results)} of {len(results)} pass; torch {torch.__version__}, "
-                  f"lafam {subprocess.run([args.lafam, '--version'], capture_output=True, text=True).stdout.strip()}, "
-                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
-        with open(args.markdown, "w") as f:
-            f.write("\n".join(lines))
+        write_report(args.markdown, lines, results, args.lafam)
     return 0 if results and all(r["ok"] for r in results) else 1
 
 

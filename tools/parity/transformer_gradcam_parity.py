@@ -150,12 +150,17 @@ def main():
             lines.append(f"| {r['model']} | `{r.get('tensor', '')}` | {r.get('shape', '')} | {r.get('classes', '')} | "
                          f"{r.get('rel', float('nan')):.1e} | {r.get('pgc_seconds', 0):.1f} | {r.get('lafam_seconds', 0):.1f} | "
                          f"{'pass' if r['ok'] else 'FAIL ' + str(r.get('detail', ''))} |")
-        lines += ["", f"{sum(r['ok'] for r in results)} of {len(results)} pass; torch {torch.__version__}, "
-                  f"lafam {subprocess.run([args.lafam, '--version'], capture_output=True, text=True).stdout.strip()}, "
-                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
-        with open(args.markdown, "w") as f:
-            f.write("\n".join(lines))
+        write_report(args.markdown, lines, results, args.lafam)
     return 0 if results and all(r["ok"] for r in results) else 1
+
+
+def write_report(path, lines, results, lafam):
+    """`lines` and a closing line (how many pass, the versions, the date) as Markdown at `path`."""
+    lines = lines + ["", f"{sum(r['ok'] for r in results)} of {len(results)} pass; torch {torch.__version__}, "
+                     f"lafam {subprocess.run([lafam, '--version'], capture_output=True, text=True).stdout.strip()}, "
+                     f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
 
 
 if __name__ == "__main__":
