@@ -33,6 +33,15 @@ extension Tensor {
         }
     }
 
+    /// The L2 norm of each image's values (axis 0 the batch; computed in float64).
+    public func rowNorms() throws -> [Double] {
+        guard rank >= 1, shape[0] > 0 else { return [] }
+        let values = try floatValues(), width = count / shape[0]
+        return (0..<shape[0]).map { row in
+            values[(row * width)..<((row + 1) * width)].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        }
+    }
+
     /// Per row of a `[N, C]` float tensor of scores, the `k` largest (ties: the lower index first),
     /// best first, each with its softmax probability over the row.
     public func topK(_ k: Int) throws -> [[(index: Int, score: Float, probability: Float)]] {

@@ -114,9 +114,9 @@ struct InputFile {
     var detection: Detection?
     /// The layer that explains this job's detection when no --node is given: its scale's map.
     var detectionLayer: String?
-    /// The other image of a `--reference` pair and its embedding: this job is explained by its
-    /// similarity to it.
-    var versus: (stem: String, embedding: Tensor)?
+    /// The other image of a `--reference` pair, its embedding and the pair's cosine similarity:
+    /// this job is explained by its similarity to it.
+    var versus: (stem: String, embedding: Tensor, cosine: Double)?
     /// What the class methods explain for this job, for figure titles ("explains similarity to
     /// chelsea, cosine 0.83"); nil: the classifier's class line.
     var explains: String?

@@ -211,7 +211,7 @@ struct RunCommand: ParsableCommand {
                     // A segment's pixels are outlined on its figures.
                     var job = job
                     if let masks = resolved?.masks, masks.masks.count == 1 { job.outline = (masks.masks[0], masks.width, masks.height) }
-                    job.explains = try goalDescription(job, reading: reading, resolved: resolved, model: m, labels: labels)
+                    job.explains = goalDescription(job, reading: reading, resolved: resolved)
                     for (explainer, plan) in zip(explainers, plans[j]) {
                         var explainer = explainer
                         if let resolved, explainer.name.explainsAClass { explainer.target = resolved.target }
@@ -388,9 +388,13 @@ struct RunCommand: ParsableCommand {
         }
         let otherEmbedding = try embedding(other)
         return try jobs.flatMap { job -> [InputFile] in
+            let own = try embedding(job)
+            let (a, b) = (try own.floatValues(), try otherEmbedding.floatValues())
+            let norms = try own.rowNorms()[0] * otherEmbedding.rowNorms()[0]
+            let cosine = norms > 0 ? zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } / norms : 0
             var input = job, mirror = other
-            input.versus = (other.stem, otherEmbedding)
-            mirror.versus = (job.stem, try embedding(job))
+            input.versus = (other.stem, otherEmbedding, cosine)
+            mirror.versus = (job.stem, own, cosine)
             return [input, mirror]
         }
     }
@@ -455,18 +459,13 @@ struct RunCommand: ParsableCommand {
 
     /// What the class methods explain for `job` in words, for figure titles: a detection, a
     /// similarity (with its cosine), an embedding's norm, a segment class and its pixels.
-    private func goalDescription(_ job: InputFile, reading: TaskReading, resolved: ResolvedGoal?, model m: Model,
-                                 labels: ClassLabels?) throws -> String? {
+    private func goalDescription(_ job: InputFile, reading: TaskReading, resolved: ResolvedGoal?) -> String? {
         guard let resolved else { return nil }
         if let d = job.detection {
             return String(format: "explains %@, class %d, score %.2f", job.stem.components(separatedBy: ".").last ?? "", d.classIndex, d.score)
         }
-        if let versus = job.versus, let output = reading.outputs.first,
-           let own = try m.run(job.tensor, taps: [output]).taps[output] {
-            let (a, b) = (try own.floatValues(), try versus.embedding.floatValues())
-            let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            let norms = (a.reduce(0.0) { $0 + Double($1) * Double($1) } * b.reduce(0.0) { $0 + Double($1) * Double($1) }).squareRoot()
-            return String(format: "explains similarity to %@, cosine %.2f", versus.stem, norms > 0 ? dot / norms : 0)
+        if let versus = job.versus {
+            return String(format: "explains similarity to %@, cosine %.2f", versus.stem, versus.cosine)
         }
         if let classes = resolved.classes, let pixels = resolved.pixels, let k = classes.first, let n = pixels.first {
             return "explains class \(k) over \(n) pixels" + (region == nil ? " predicted as it" : " of the region")
@@ -494,11 +493,7 @@ struct RunCommand: ParsableCommand {
         let n = y.shape[0]
         switch reading.task {
         case .embed:
-            let v = try y.floatValues(), d = y.count / n
-            return (0..<n).map { b in
-                let norm = v[(b * d)..<((b + 1) * d)].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-                return ["image": b, "output": name, "dimensions": d, "norm": norm]
-            }
+            return try y.rowNorms().enumerated().map { b, norm in ["image": b, "output": name, "dimensions": y.count / n, "norm": norm] }
         case .segment:
             let pixels = try y.pixelClasses(), plane = pixels.count / n
             return (0..<n).map { b in

@@ -27,6 +27,12 @@ final class TensorSelectionTests: XCTestCase {
         XCTAssertEqual(try t.topK(10)[0].count, 3)
     }
 
+    func testRowNormsPerImage() throws {
+        let t = try Tensor(shape: [2, 1, 2], floats: [3, 4, 0, 0])
+        XCTAssertEqual(try t.rowNorms(), [5, 0])
+        XCTAssertEqual(try Tensor(shape: [0, 3], floats: []).rowNorms(), [])
+    }
+
     func testSHA256MatchesTheStandardVectors() {
         func hex(_ s: String) -> String { Array(s.utf8).withUnsafeBytes { SHA256.hex(of: $0) } }
         XCTAssertEqual(hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

@@ -54,16 +54,10 @@ extension Model {
             let v = try graph.resolveTensor(name)
             let output = graph.values[graph.normalisedVector(of: v) ?? v].name
             let y = try forwardValue(output, of: x)
-            let (n, d) = (y.shape[0], y.count / max(y.shape[0], 1))
-            let values = try y.floatValues()
-            var seed = [Float](repeating: 0, count: values.count)
+            let values = try y.floatValues(), norms = try y.rowNorms()
+            let d = values.count / max(norms.count, 1)
             // d‖y‖/dy = y / ‖y‖ (0 at y = 0).
-            for b in 0..<n {
-                let row = values[(b * d)..<((b + 1) * d)]
-                let norm = row.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-                guard norm > 0 else { continue }
-                for (i, v) in row.enumerated() { seed[b * d + i] = Float(Double(v) / norm) }
-            }
+            let seed = values.indices.map { i in norms[i / d] > 0 ? Float(Double(values[i]) / norms[i / d]) : 0 }
             return ResolvedGoal(target: .seeds([output: try Tensor(shape: y.shape, floats: seed)]))
         case .segmentClass(let output, let classes, let region):
             let scores = try forwardValue(output, of: x)
