@@ -25,16 +25,21 @@ extension Model {
                 continue
             }
         }
-        return transformerTarget ?? segmenterTarget(isSpatialMap) ?? detectorTarget ?? g.values.indices.last(where: isSpatialMap)
+        if let tokens = transformerTarget { return tokens }
+        switch inferredTask.task {
+        case .segment: return segmenterTarget(isSpatialMap) ?? g.values.indices.last(where: isSpatialMap)
+        case .detect: return detectorTarget ?? g.values.indices.last(where: isSpatialMap)
+        case .classify, .embed: return g.values.indices.last(where: isSpatialMap)
+        }
     }
 
-    /// For a detector (`inferredTask`): the last feature map on an s-times-downsampled grid of
+    /// For a detector: the last feature map on an s-times-downsampled grid of
     /// the input (both axes, one s) that two or more Convs read — where a head splits into its
     /// box and class branches (YOLOv8: the neck's last C2f) — else the last such map; not the
     /// decoded head's `[N, 1, 4, A]` reshapes.
     private var detectorTarget: Int? {
         let g = graph
-        guard inferredTask.task == .detect, let input = g.inputs.first.flatMap({ g.values[$0].facts?.shape }), input.count == 4,
+        guard let input = g.inputs.first.flatMap({ g.values[$0].facts?.shape }), input.count == 4,
               let ih = input[2].value, let iw = input[3].value else { return nil }
         func onGrid(_ v: Int) -> Bool {
             guard g.values[v].producer != nil, let s = g.values[v].facts?.shape, s.count == 4, let h = s[2].value, let w = s[3].value,
@@ -43,15 +48,14 @@ extension Model {
         }
         let consumers = g.consumers
         let maps = g.values.indices.filter(onGrid)
-        return maps.last { v in consumers[v].filter { g.nodes[$0].opType == "Conv" }.count >= 2 } ?? maps.last
+        return maps.last { g.isHeadBranch($0, consumers: consumers) } ?? maps.last
     }
 
-    /// For a segmenter (`inferredTask`): the input of its last Conv, the features its classifier
+    /// For a segmenter: the input of its last Conv, the features its classifier
     /// reads (pytorch-grad-cam's examples explain the backbone's last layer), not the upsampled
     /// class scores the fallback would pick.
     private func segmenterTarget(_ isSpatialMap: (Int) -> Bool) -> Int? {
-        guard inferredTask.task == .segment else { return nil }
-        return graph.nodes.last { $0.opType == "Conv" && !$0.isFolded && ($0.inputs.first ?? nil).map(isSpatialMap) == true }?.inputs.first ?? nil
+        graph.nodes.last { $0.opType == "Conv" && !$0.isFolded && ($0.inputs.first ?? nil).map(isSpatialMap) == true }?.inputs.first ?? nil
     }
 
     /// For a vision transformer without spatial pooling (ViT, DeiT): the input of its last

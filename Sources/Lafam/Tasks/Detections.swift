@@ -206,7 +206,7 @@ extension Model {
         let consumers = g.consumers
         let branches = g.values.indices.filter { v in
             guard g.values[v].producer != nil, let s = g.values[v].facts?.shape, s.count == 4, s[2].value ?? 0 > 1, s[3].value ?? 0 > 1 else { return false }
-            return consumers[v].filter { g.nodes[$0].opType == "Conv" }.count >= 2
+            return g.isHeadBranch(v, consumers: consumers)
         }
         // The last branch maps whose cells add up to the candidates, in graph order.
         var scales: [(tensor: String, candidates: Range<Int>)] = [], total = 0
@@ -222,5 +222,13 @@ extension Model {
             defer { start += scale.candidates.count }
             return (scale.tensor, start..<(start + scale.candidates.count))
         }
+    }
+}
+
+extension Graph {
+    /// True when two or more Convs read `v`: where a detector's head splits into its box and
+    /// class branches.
+    func isHeadBranch(_ v: Int, consumers: [[Int]]) -> Bool {
+        consumers[v].filter { nodes[$0].opType == "Conv" }.count >= 2
     }
 }
