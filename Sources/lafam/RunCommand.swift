@@ -113,6 +113,19 @@ struct RunCommand: ParsableCommand {
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1, got \(alpha)") }
         guard top >= 0 else { throw ValidationError("--top must be at least 0, got \(top)") }
         if let q = scaleQuantile, !(q > 0 && q <= 1) { throw ValidationError("--scale-quantile must be in (0, 1], got \(q)") }
+        guard detections >= 1 else { throw ValidationError("--detections must be at least 1, got \(detections)") }
+        guard scoreThreshold.isFinite else { throw ValidationError("--score-threshold must be a finite number, got \(scoreThreshold)") }
+        _ = try chosenBox()
+    }
+
+    /// --box as a detection to match by overlap; nil when not given.
+    func chosenBox() throws -> Detection? {
+        guard let box else { return nil }
+        let edges = box.split(separator: ",", omittingEmptySubsequences: false).map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard edges.count == 4, let e = edges as? [Float], e.allSatisfy(\.isFinite), e[2] > e[0], e[3] > e[1] else {
+            throw ValidationError("--box '\(box)' is not x0,y0,x1,y1 with x1 > x0 and y1 > y0")
+        }
+        return Detection(x0: e[0], y0: e[1], x1: e[2], y1: e[3], classIndex: -1, score: 0, candidate: -1)
     }
 
     /// The methods asked for, each once, in the order given.
@@ -351,8 +364,9 @@ struct RunCommand: ParsableCommand {
         return (written, records)
     }
 
-    /// Refuses what the task cannot mean: --class on an embedding, --reference off one, a class
-    /// score of a detector (decoding detections is not built yet).
+    /// Refuses what the task cannot mean: --class on an embedding, --reference off one, --region
+    /// off a segmenter, --box off a detector, and class methods on a detector head lafam cannot
+    /// decode.
     private func checkTask(_ reading: TaskReading, chosen: [SaliencyMethod.Name], model m: Model, modelPath: String) throws {
         let name = (modelPath as NSString).lastPathComponent
         if reading.task == .embed, targetClass != nil {
@@ -419,12 +433,7 @@ struct RunCommand: ParsableCommand {
         let (h, w) = (job.tensor.shape[2], job.tensor.shape[3])
         var found = try head.decode(try m.run(job.tensor).outputs, inputSize: (w, h), scoreThreshold: scoreThreshold)[0]
         if let explainedClass { found = found.filter { $0.classIndex == explainedClass } }
-        if let box {
-            let edges = box.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
-            guard edges.count == 4, edges[2] > edges[0], edges[3] > edges[1] else {
-                throw CLIError("--box '\(box)' is not x0,y0,x1,y1 with x1 > x0 and y1 > y0")
-            }
-            let wanted = Detection(x0: edges[0], y0: edges[1], x1: edges[2], y1: edges[3], classIndex: -1, score: 0, candidate: -1)
+        if let wanted = try chosenBox() {
             found = found.max { $0.iou(wanted) < $1.iou(wanted) }.map { [$0] } ?? []
         }
         found = Array(found.prefix(detections))

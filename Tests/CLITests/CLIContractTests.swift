@@ -364,6 +364,13 @@ final class CLIContractTests: CLITestCase {
         try expectFailure(["run", "-m", detector, "--method", "gradcam", "--score-threshold", "1.5", "--output", dir, coffee],
                           ["no detection scores 1.5 or more", "--score-threshold"])
         try expectFailure(["run", "--method", "gradcam", "--box", "1,2,3,4", "--output", dir, coffee], ["--box chooses a detection"])
+        for (args, fragment) in [(["--detections=-1"], "--detections must be at least 1"), (["--detections", "0"], "--detections must be at least 1"),
+                                 (["--box", "4,2,3"], "is not x0,y0,x1,y1"), (["--box", "1,2,nan,4"], "is not x0,y0,x1,y1"),
+                                 (["--score-threshold", "nan"], "--score-threshold must be a finite number")] {
+            let bad = try lafam(["run", "-m", detector, "--method", "gradcam", "--output", dir, coffee] + args)
+            XCTAssertEqual(bad.status, 2, "\(args): \(bad.stderr)")
+            XCTAssertTrue(bad.stderr.contains(fragment), "\(args): \(bad.stderr)")
+        }
         let pair = Fixtures.path("models/torch_pair_detector.onnx")
         let named = try lafam(["run", "-m", pair, "--method", "gradcam", "--boxes", "boxes", "--scores", "scores", "--normalised-boxes", "--overwrite",
                                "--score-threshold", "0", "--detections", "1", "--json", "--output", dir, coffee])
