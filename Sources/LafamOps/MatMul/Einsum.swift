@@ -57,6 +57,18 @@ struct Einsum: Operator {
     /// The einsum of `operands` (axes labelled `labels`) with `output` labels; `sizes` gives the
     /// size of an output label no operand has (a gradient broadcast along a summed label).
     func evaluate(_ operands: [Tensor], labels: [[Int]], output: [Int], sizes given: [Int: Int]) throws -> Tensor {
+        let sizes = try labelSizes(operands, labels: labels, given: given)
+        var current = Labelled(tensor: operands[0], labels: labels[0])
+        for k in 1..<max(operands.count, 1) {
+            let later = Set(labels[(k + 1)...].joined()).union(output)
+            current = try contract(current, Labelled(tensor: operands[k], labels: labels[k]), keep: later, sizes: sizes)
+        }
+        return try current.gathered(output, summing: Array(Set(current.labels).subtracting(output)).sorted(), sizes: sizes).tensor
+    }
+
+    /// Each label's size over `operands` (a broadcast axis of size 1 takes the other size),
+    /// starting from `given`; differing sizes are an error.
+    private func labelSizes(_ operands: [Tensor], labels: [[Int]], given: [Int: Int] = [:]) throws -> [Int: Int] {
         var sizes = given
         for (x, axes) in zip(operands, labels) {
             for (n, label) in zip(x.shape, axes) {
@@ -65,12 +77,7 @@ struct Einsum: Operator {
                 throw OpError("'\(equation.text)': label \(EinsumEquation.name(label)) has sizes \(known) and \(n)")
             }
         }
-        var current = Labelled(tensor: operands[0], labels: labels[0])
-        for k in 1..<max(operands.count, 1) {
-            let later = Set(labels[(k + 1)...].joined()).union(output)
-            current = try contract(current, Labelled(tensor: operands[k], labels: labels[k]), keep: later, sizes: sizes)
-        }
-        return try current.gathered(output, summing: Array(Set(current.labels).subtracting(output)).sorted(), sizes: sizes).tensor
+        return sizes
     }
 
     /// a ⊗ b summed over their shared labels not in `keep`, as one batched matrix product:
@@ -220,8 +227,7 @@ extension Einsum: Differentiable {
         guard let g = gradients[0] else { return wanted.map { _ in nil } }
         let operands = inputs.indices.map { required(inputs, $0) }
         let labels = try equation.labels(ranks: operands.map(\.rank))
-        var sizes: [Int: Int] = [:]
-        for (x, axes) in zip(operands, labels.inputs) { for (n, l) in zip(x.shape, axes) { sizes[l] = max(sizes[l] ?? 0, n) } }
+        let sizes = try labelSizes(operands, labels: labels.inputs)
         return try operands.indices.map { i in
             guard wanted[i] else { return nil }
             let x = operands[i], axes = labels.inputs[i]
