@@ -74,6 +74,11 @@ struct InspectionReport {
         target = model.defaultTarget
     }
 
+    /// How a detector's head is decoded, or what to do when lafam does not decode it.
+    private var headSummary: String {
+        model.detectionHead?.summary ?? "not decoded by lafam: name decoded boxes and scores with run's --boxes and --scores"
+    }
+
     private var targetInfo: (node: String, tensor: String, shape: [Dim]?)? {
         guard let t = target else { return nil }
         let v = model.graph.values[t]
@@ -94,6 +99,7 @@ struct InspectionReport {
             "inputs": io(model.inputs),
             "outputs": io(model.outputs),
             "task": ["task": task.task.rawValue, "outputs": task.outputs, "reason": task.reason],
+            "detectionHead": task.task == .detect ? headSummary : NSNull(),
             "convNodes": convs.map { c -> [String: Any] in
                 ["name": c.node, "output": c.output, "outputShape": jsonShape(c.outputShape),
                  "kernel": c.kernel, "strides": c.strides, "group": c.group]
@@ -122,6 +128,7 @@ struct InspectionReport {
         for i in model.inputs { lines.append("input     \(i.name)  \(i.dtype)  \(describe(i.shape))") }
         for o in model.outputs { lines.append("output    \(o.name)  \(o.dtype)  \(describe(o.shape))") }
         lines.append("task      \(task.task.rawValue): \(task.reason)")
+        if task.task == .detect { lines.append("head      \(headSummary)") }
         if let t = targetInfo {
             lines.append("target    \(t.tensor)  \(describe(t.shape))  (default LaFAM target, from node \(t.node))")
         }

@@ -380,7 +380,7 @@ struct RunCommand: ParsableCommand {
         }
         let classBased = chosen.filter(\.explainsAClass)
         if reading.task == .detect, !classBased.isEmpty, m.detectionHead == nil, boxes == nil {
-            throw CLIError("explaining one detection with \(classBased.map(\.rawValue).joined(separator: ", ")) needs a one-output YOLO-style head or its outputs named with --boxes and --scores; '\(name)' reads as a detector with \(reading.reason), which lafam does not decode by itself; label-free methods (lafam, eigencam, relax) work on it, or pass --task classify to differentiate its first output as class scores")
+            throw CLIError("explaining one detection with \(classBased.map(\.rawValue).joined(separator: ", ")) needs a head lafam decodes (a one-output YOLO head, or box and score maps over cells whose windows the graph gives) or decoded boxes and scores named with --boxes and --scores; '\(name)' reads as a detector with \(reading.reason), which lafam does not decode by itself; label-free methods (lafam, eigencam, relax) work on it, or pass --task classify to differentiate its first output as class scores")
         }
         if reading.task != .detect, box != nil {
             throw CLIError("--box chooses a detection, but '\(name)' reads as a \(reading.task.rawValue) model (\(reading.reason)); pass --task detect if it detects")

@@ -383,6 +383,22 @@ final class CLIContractTests: CLITestCase {
         try expectFailure(["run", "-m", pair, "--boxes", "boxes", "--scores", "nothing", "--output", dir, coffee], ["'nothing' is not an output"])
         let label = try lafam(["run", "-m", Fixtures.path("models/tiny_detector.onnx"), "--output", dir, coffee])
         XCTAssertEqual(label.status, 0, label.stderr)
+
+        // A grid head with real weights (MTCNN's P-Net): inspect says how it reads it, run finds
+        // the astronaut's face and explains it.
+        let pnet = Fixtures.path("models/mtcnn_pnet.onnx")
+        let inspected = try lafam(["inspect", pnet])
+        XCTAssertTrue(inspected.stdout.contains("head      grid of 12-pixel windows every 2 pixels"), inspected.stdout)
+        let face = try lafam(["run", "-m", pnet, "--method", "gradcam", "--method", "lafam", "--size", "96", "--mean", "0.498", "--std", "0.502",
+                              "--detections", "1", "--json", "--output", dir, Fixtures.repository + "/Models/samples/astronaut.jpg"])
+        XCTAssertEqual(face.status, 0, face.stderr)
+        let faceRecord = ((try JSONSerialization.jsonObject(with: Data(face.stdout.utf8)) as! [String: Any])["images"] as! [[String: Any]])[0]
+        let faceDetection = faceRecord["detection"] as! [String: Any]
+        XCTAssertEqual(faceDetection["class"] as? Int, 1, "the face channel, not the background")
+        XCTAssertGreaterThan(faceDetection["score"] as? Double ?? 0, 0.9)
+        let faceBox = faceDetection["box"] as! [Double]
+        // The astronaut's face spans about x 30..50, y 10..32 of the 96×96 input.
+        XCTAssertTrue(faceBox[0] > 25 && faceBox[2] < 55 && faceBox[1] > 5 && faceBox[3] < 37, "\(faceBox)")
     }
 
     /// manifest.json records each run into the folder: version, model and its SHA-256, options, files.

@@ -192,4 +192,46 @@ final class DetectionTests: XCTestCase {
         XCTAssertLessThanOrEqual(maxAbsDifference(try e.raw.floatValues(), try reference.floatValues()), 1e-4 * scale)
         XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0)
     }
+
+    /// A fully convolutional face detector with real weights (MTCNN's P-Net): its grid head is
+    /// read from the graph (12-pixel windows every 2 pixels, face channel 1 after a background),
+    /// each image's best face cell decodes to facenet-pytorch's window moved by its offsets, and
+    /// its Grad-CAM equals pytorch-grad-cam's with the target probs[1, y, x].
+    func testGridHeadOfMTCNNsPNet() throws {
+        let model = try Model(path: Fixtures.path("models/mtcnn_pnet.onnx"), options: ModelOptions(threads: 1))
+        let head = try XCTUnwrap(model.detectionHead)
+        XCTAssertEqual(head.cells, CellWindow(stride: [2, 2], size: [12, 12], offset: [0, 0]))
+        XCTAssertTrue(head.hasBackground)
+        XCTAssertEqual(model.graph.values[try XCTUnwrap(model.defaultTarget)].name, "/prelu3/PRelu_output_0", "where the box and face convs branch")
+        let x = try Fixtures.tensor("models/mtcnn_pnet.input_0.npy")
+        let found = try head.decode(try model.run(x).outputs, inputSize: (64, 64), scoreThreshold: 0)
+        let expected = try Fixtures.tensor("models/mtcnn_pnet.detections.npy").floatValues()
+        for b in 0..<2 {
+            let d = found[b][0], row = Array(expected[(b * 6)..<(b * 6 + 6)])
+            XCTAssertEqual(d.classIndex, 1, "the background is never a detection")
+            XCTAssertEqual(d.candidate, Int(row[5]))
+            XCTAssertEqual(d.score, row[4], accuracy: 1e-5)
+            for (edge, value) in zip([d.x0, d.y0, d.x1, d.y1], row) { XCTAssertEqual(edge, value, accuracy: 1e-3) }
+        }
+        XCTAssertGreaterThan(found[0][0].score, 0.9, "a face in the astronaut photo")
+        let goal = try model.gradientTarget(for: .detection(head: head, detections: found.map { $0[0] }), input: x)
+        let e = try GradCAM(.gradcam, target: goal.target).explain(x, model: model, target: "/prelu3/PRelu_output_0")
+        let reference = try Fixtures.tensor("models/mtcnn_pnet.gradcam.raw.npy")
+        XCTAssertEqual(e.raw.shape, reference.shape)
+        let scale = max(1, try reference.floatValues().map(abs).max() ?? 0)
+        XCTAssertLessThanOrEqual(maxAbsDifference(try e.raw.floatValues(), try reference.floatValues()), 1e-4 * scale)
+        XCTAssertGreaterThan(try reference.floatValues().max() ?? 0, 0)
+    }
+
+    /// Cell windows follow each op's declared reach: padding moves a window's start into the
+    /// padding, and an op without a fixed window (global pooling) has none.
+    func testCellWindowsThroughConvsAndPools() throws {
+        let pnet = try Model(path: Fixtures.path("models/mtcnn_pnet.onnx")).graph
+        XCTAssertEqual(pnet.cellWindow(of: pnet.valueIndex["/pool1/MaxPool_output_0"]!), CellWindow(stride: [2, 2], size: [4, 4], offset: [0, 0]))
+        let detector = try Model(path: Fixtures.path("models/torch_detector.onnx")).graph
+        // Two 3×3 stride-2 convs with padding 1: windows of 3 + 2·2 = 7 pixels every 4, starting at −1 − 2 = −3.
+        XCTAssertEqual(detector.cellWindow(of: detector.valueIndex["/body/body.3/Relu_output_0"]!), CellWindow(stride: [4, 4], size: [7, 7], offset: [-3, -3]))
+        let classifier = try Model(path: Fixtures.path("models/torch_embedder.onnx")).graph
+        XCTAssertNil(classifier.cellWindow(of: classifier.outputs[0]), "a pooled vector has no cell window")
+    }
 }

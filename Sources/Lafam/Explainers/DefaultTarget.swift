@@ -28,20 +28,21 @@ extension Model {
         if let tokens = transformerTarget { return tokens }
         switch inferredTask.task {
         case .segment: return segmenterTarget(isSpatialMap) ?? g.values.indices.last(where: isSpatialMap)
-        case .detect: return detectorTarget ?? g.values.indices.last(where: isSpatialMap)
+        case .detect: return detectorTarget(isSpatialMap) ?? g.values.indices.last(where: isSpatialMap)
         case .classify, .embed: return g.values.indices.last(where: isSpatialMap)
         }
     }
 
-    /// For a detector: the last feature map on an s-times-downsampled grid of
-    /// the input (both axes, one s) that two or more Convs read — where a head splits into its
-    /// box and class branches (YOLOv8: the neck's last C2f) — else the last such map; not the
+    /// For a detector: the last feature map on an s-times-downsampled grid of the input (both
+    /// axes, one s; any 4-D map when the input's size is not fixed) that two or more Convs read
+    /// — where a head splits into its box and class branches (YOLOv8: the neck's last C2f;
+    /// MTCNN's P-Net: the map before its box and face convs) — else the last such map; not the
     /// decoded head's `[N, 1, 4, A]` reshapes.
-    private var detectorTarget: Int? {
+    private func detectorTarget(_ isSpatialMap: (Int) -> Bool) -> Int? {
         let g = graph
-        guard let input = g.inputs.first.flatMap({ g.values[$0].facts?.shape }), input.count == 4,
-              let ih = input[2].value, let iw = input[3].value else { return nil }
+        guard let input = g.inputs.first.flatMap({ g.values[$0].facts?.shape }), input.count == 4 else { return nil }
         func onGrid(_ v: Int) -> Bool {
+            guard let ih = input[2].value, let iw = input[3].value else { return isSpatialMap(v) }
             guard g.values[v].producer != nil, let s = g.values[v].facts?.shape, s.count == 4, let h = s[2].value, let w = s[3].value,
                   h > 1, w > 1, ih % h == 0, iw % w == 0 else { return false }
             return ih / h == iw / w

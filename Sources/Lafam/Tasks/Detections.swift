@@ -34,7 +34,11 @@ public struct Detection: Sendable, Equatable {
 /// (YOLOv5: K = 5 + C — the box, an objectness, the class scores; a detection's score is
 /// objectness × class score). A pair of outputs holds them apart: boxes `[N, A, 4]` (corners or
 /// centre and size, in pixels or as fractions of the input) and scores `[N, A, C]` (SSD-style
-/// exports with decoded boxes, DETR-style heads; `--boxes`/`--scores` on the command line).
+/// exports with decoded boxes, DETR-style heads; `--boxes`/`--scores` on the command line). A
+/// grid head holds them as maps over a fully convolutional detector's cells (MTCNN's P-Net): box
+/// offsets `[N, 4, H, W]` and scores `[N, C, H, W]`; each cell is a sliding window on the input
+/// (its receptive field, read from the graph), and its box is that window with each edge moved
+/// by its offset times the window's size.
 public struct DetectionHead: Sendable, Equatable {
     /// A one-output head's axis order.
     public enum Layout: String, Sendable { case rowsFirst, candidatesFirst }
@@ -58,6 +62,11 @@ public struct DetectionHead: Sendable, Equatable {
     public var boxFormat: BoxFormat
     /// Whether the boxes are fractions of the input's width and height rather than pixels.
     public var normalisedBoxes: Bool
+    /// A grid head's cell windows on the input; nil for other heads.
+    public var cells: CellWindow?
+    /// Whether score channel 0 is the background (a grid head whose scores are a softmax over
+    /// channels, MTCNN's "not a face"): never a detection.
+    public var hasBackground: Bool
 
     /// A one-output YOLO head on `output` laid out as `layout`.
     public init(output: String, layout: Layout, hasObjectness: Bool) {
@@ -67,6 +76,8 @@ public struct DetectionHead: Sendable, Equatable {
         scores = nil
         boxFormat = .cxcywh
         normalisedBoxes = false
+        cells = nil
+        hasBackground = false
     }
 
     /// A pair of outputs: `boxes` `[N, A, 4]` read as `boxFormat` (fractions of the input when
@@ -78,6 +89,32 @@ public struct DetectionHead: Sendable, Equatable {
         self.scores = scores
         self.boxFormat = boxFormat
         normalisedBoxes = normalised
+        cells = nil
+        hasBackground = false
+    }
+
+    /// A grid head: box offsets `offsets` `[N, 4, H, W]` and scores `scores` `[N, C, H, W]` over
+    /// cells whose windows on the input are `cells`; `background` when score channel 0 is the
+    /// background.
+    public init(offsets: String, scores: String, cells: CellWindow, background: Bool) {
+        self.init(boxes: offsets, scores: scores, boxFormat: .xyxy, normalised: false)
+        self.cells = cells
+        hasBackground = background
+    }
+
+    /// How lafam reads this head, in words (for `inspect` and messages).
+    public var summary: String {
+        if let cells, let scores {
+            let window = cells.size[0] == cells.size[1] ? "\(cells.size[0])" : "\(cells.size[0])×\(cells.size[1])"
+            let step = cells.stride[0] == cells.stride[1] ? "\(cells.stride[0])" : "\(cells.stride[0])×\(cells.stride[1])"
+            return "grid of \(window)-pixel windows every \(step) pixels; \(output) moves each window edge by its offset × the window's size; "
+                + "\(scores) holds the class scores\(hasBackground ? ", channel 0 the background" : "")"
+        }
+        if let scores {
+            return "boxes \(output) (\(boxFormat.rawValue)\(normalisedBoxes ? ", fractions of the input" : ", pixels")) and scores \(scores)"
+        }
+        return "\(output), \(layout == .rowsFirst ? "rows first (YOLOv8)" : "candidates first (YOLOv5)"): centre x, y, width, height"
+            + (hasObjectness ? ", an objectness, then the class scores" : ", then the class scores")
     }
 
     /// Rows before the class scores of a one-output head.
@@ -87,10 +124,20 @@ public struct DetectionHead: Sendable, Equatable {
     public var scoresOutput: String { scores ?? output }
 
     /// The number of candidates of a head whose score output has `shape`.
-    func candidates(scoresShape shape: [Int]) -> Int { scores == nil && layout == .rowsFirst ? shape[2] : shape[1] }
+    func candidates(scoresShape shape: [Int]) -> Int {
+        if cells != nil { return shape.count == 4 ? shape[2] * shape[3] : 0 }
+        return scores == nil && layout == .rowsFirst ? shape[2] : shape[1]
+    }
+
+    /// The number of classes of a head whose score output has `shape`.
+    func classCount(scoresShape shape: [Int]) -> Int {
+        if cells != nil || scores != nil { return shape.count > 1 ? shape[cells != nil ? 1 : 2] : 0 }
+        return (layout == .rowsFirst ? shape[1] : shape[2]) - classOffset
+    }
 
     /// The flat index of candidate `c`'s score of class `k` in image `b`, in a scores output of `shape`.
     func scoreIndex(image b: Int, candidate c: Int, classIndex k: Int, shape: [Int]) -> Int {
+        if cells != nil { return (b * shape[1] + k) * shape[2] * shape[3] + c }
         if scores != nil { return (b * shape[1] + c) * shape[2] + k }
         let row = classOffset + k
         return layout == .rowsFirst ? (b * shape[1] + row) * shape[2] + c : (b * shape[1] + c) * shape[2] + row
@@ -112,7 +159,23 @@ public struct DetectionHead: Sendable, Equatable {
         let boxes = try main.floatValues()
         let (n, a, classes): (Int, Int, Int)
         let box: (Int, Int, Int) -> Float, score: (Int, Int, Int) -> Float
-        if let scoresName = scores {
+        if let scoresName = scores, let cells {
+            guard let scoreTensor = outputs[scoresName] else { throw LafamError.invalidArgument("the outputs hold no '\(scoresName)'") }
+            guard main.rank == 4, main.shape[1] == 4, scoreTensor.rank == 4, scoreTensor.shape[0] == main.shape[0],
+                  Array(scoreTensor.shape[2...]) == Array(main.shape[2...]), scoreTensor.shape[1] > (hasBackground ? 1 : 0) else {
+                throw LafamError.invalidArgument("box offsets \(main.shape) and scores \(scoreTensor.shape) are not [N, 4, H, W] and [N, C, H, W] of one grid")
+            }
+            let v = try scoreTensor.floatValues()
+            let (width, plane) = (main.shape[3], main.shape[2] * main.shape[3])
+            (n, a, classes) = (main.shape[0], plane, scoreTensor.shape[1])
+            box = { b, i, c in
+                // Edges 0 and 2 move along x, 1 and 3 along y; 2 and 3 are the window's far edges.
+                let axis = i % 2 == 0 ? 1 : 0, (y, x) = c.quotientAndRemainder(dividingBy: width)
+                let start = (axis == 1 ? x : y) * cells.stride[axis] + cells.offset[axis] + (i >= 2 ? cells.size[axis] : 0)
+                return Float(start) + boxes[(b * 4 + i) * plane + c] * Float(cells.size[axis])
+            }
+            score = { b, k, c in v[(b * classes + k) * plane + c] }
+        } else if let scoresName = scores {
             guard let scoreTensor = outputs[scoresName] else { throw LafamError.invalidArgument("the outputs hold no '\(scoresName)'") }
             guard main.rank == 3, main.shape[2] == 4, scoreTensor.rank == 3, Array(scoreTensor.shape.prefix(2)) == Array(main.shape.prefix(2)),
                   scoreTensor.shape[2] > 0 else {
@@ -138,8 +201,9 @@ public struct DetectionHead: Sendable, Equatable {
         return (0..<n).map { b in
             var found: [Detection] = []
             for c in 0..<a {
-                var best = 0, top = score(b, 0, c)
-                for k in 1..<max(classes, 1) where score(b, k, c) > top { best = k; top = score(b, k, c) }
+                let first = hasBackground ? 1 : 0
+                var best = first, top = score(b, first, c)
+                for k in (first + 1)..<max(classes, first + 1) where score(b, k, c) > top { best = k; top = score(b, k, c) }
                 guard top >= scoreThreshold, top.isFinite else { continue }
                 let (p, q, r, t) = (box(b, 0, c) * sx, box(b, 1, c) * sy, box(b, 2, c) * sx, box(b, 3, c) * sy)
                 let (x0, y0, x1, y1) = boxFormat == .cxcywh ? (p - r / 2, q - t / 2, p + r / 2, q + t / 2) : (p, q, r, t)
@@ -159,10 +223,10 @@ public struct DetectionHead: Sendable, Equatable {
     /// score element of the scores output, of shape `shape` (for a head with objectness, the class
     /// score alone).
     public func target(_ detections: [Detection], headShape shape: [Int]) throws -> GradientTarget {
-        guard shape.count == 3, detections.count == shape[0] else {
+        guard shape.count == (cells != nil ? 4 : 3), detections.count == shape[0] else {
             throw LafamError.invalidArgument("one detection per image: \(detections.count) for a head of shape \(shape)")
         }
-        let classes = scores != nil ? shape[2] : (layout == .rowsFirst ? shape[1] : shape[2]) - classOffset
+        let classes = classCount(scoresShape: shape)
         var seed = [Float](repeating: 0, count: shape.reduce(1, *))
         for (b, d) in detections.enumerated() {
             guard (0..<classes).contains(d.classIndex), (0..<candidates(scoresShape: shape)).contains(d.candidate) else {
@@ -175,13 +239,28 @@ public struct DetectionHead: Sendable, Equatable {
 }
 
 extension Model {
-    /// The one-output detector head the graph has (`inferredTask` reads it as detect): rows first
-    /// when its smaller non-batch axis is axis 1 (YOLOv8), candidates first otherwise (YOLOv5,
-    /// read with an objectness row unless its rows are 4 + 80, COCO's classes without one);
-    /// nil for other detectors (separate box and score outputs are not decoded yet).
+    /// The detector head the graph has (`inferredTask` reads it as detect) that lafam decodes by
+    /// itself:
+    /// - one output: rows first when its smaller non-batch axis is axis 1 (YOLOv8), candidates
+    ///   first otherwise (YOLOv5, read with an objectness row unless its rows are 4 + 80, COCO's
+    ///   classes without one);
+    /// - a grid (box offsets and scores as maps, MTCNN's P-Net), when every op from the input to
+    ///   the scores declares its window, so each cell's window is known; channel 0 is the
+    ///   background when the scores are a softmax over channels.
+    ///
+    /// Nil for other detectors: boxes and scores as two `[N, A, …]` outputs are decoded when
+    /// named (`DetectionHead(boxes:scores:boxFormat:normalised:)`), as their box format is not in
+    /// the graph.
     public var detectionHead: DetectionHead? {
         let reading = inferredTask
-        guard reading.task == .detect, reading.outputs.count == 1, let info = outputs.first(where: { $0.name == reading.outputs[0] }),
+        guard reading.task == .detect else { return nil }
+        let g = graph
+        if reading.outputs.count == 2, let offsets = g.valueIndex[reading.outputs[0]], let scores = g.valueIndex[reading.outputs[1]],
+           g.values[offsets].facts?.shape?.count == 4, let cells = g.cellWindow(of: scores), g.cellWindow(of: offsets) != nil {
+            let background = g.values[scores].producer.map { g.nodes[$0].opType == "Softmax" } ?? false
+            return DetectionHead(offsets: reading.outputs[0], scores: reading.outputs[1], cells: cells, background: background)
+        }
+        guard reading.outputs.count == 1, let info = outputs.first(where: { $0.name == reading.outputs[0] }),
               info.shape.count == 3, let s1 = info.shape[1].value, let s2 = info.shape[2].value else { return nil }
         if s1 < s2 { return DetectionHead(output: info.name, layout: .rowsFirst, hasObjectness: false) }
         return DetectionHead(output: info.name, layout: .candidatesFirst, hasObjectness: s2 != 84)

@@ -29,6 +29,12 @@ public protocol Operator: Sendable {
     /// input shapes): work that depends only on shapes, such as choosing a convolution algorithm,
     /// is done here once instead of on every run. Default: the op itself.
     func specialized(for inputs: [ValueFacts?]) throws -> any Operator
+
+    /// Which pixels of input 0's spatial axes an output pixel of a channels-first map reads,
+    /// for analyses that follow pixels through the graph (`Graph.cellWindow(of:)`: the input
+    /// window of a detector grid's cell). Default: `.unknown`, so a chain through this op has no
+    /// cell window.
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach
 }
 
 extension Operator {
@@ -36,6 +42,20 @@ extension Operator {
     public func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour { .mixesImages }
     /// Default: the op itself, unchanged.
     public func specialized(for inputs: [ValueFacts?]) throws -> any Operator { self }
+    /// Default: `.unknown`.
+    public func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { .unknown }
+}
+
+/// Which input pixels an output pixel of a channels-first map reads (`Operator.spatialReach`).
+public enum SpatialReach: Sendable, Equatable {
+    /// Not declared, or not a fixed window (global pooling, resizing, reshaping).
+    case unknown
+    /// Output pixel (y, x) reads pixel (y, x) of each input that has spatial axes: activations,
+    /// elementwise arithmetic, per-channel affine maps, a softmax over channels.
+    case pointwise
+    /// A sliding window over input 0 (Conv, pooling): per spatial axis, its kernel size, stride,
+    /// dilation and begin padding; output pixel i starts at input pixel i·stride − pad.
+    case window(kernel: [Int], strides: [Int], dilations: [Int], padsBegin: [Int])
 }
 
 /// How an op treats the images of a batch (the values computed from a batched graph input).

@@ -100,6 +100,9 @@ public struct ActivationOp: ActivationComputing {
 
     /// `.perImage`: each element depends on its input element alone.
     public func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour { .perImage }
+
+    /// `.pointwise`: each output pixel reads the same input pixel.
+    public func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { .pointwise }
 }
 
 extension ActivationOp: Differentiable {

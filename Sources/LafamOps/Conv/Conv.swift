@@ -61,6 +61,13 @@ struct Conv: Operator {
         return [facts(.float32, [xs[0], ws[0]] + spatial)]
     }
 
+    /// Its window over X, once the kernel size is known (from kernel_shape or W's shape).
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach {
+        guard let xs = inputs.first??.shape, xs.count >= 3, let ws = inputs.count > 1 ? inputs[1]?.shape : nil, ws.count == xs.count,
+              let w = (window ?? Array(ws[2...]).concrete.flatMap { try? Window(node, kernel: $0) }) else { return .unknown }
+        return w.reach(spatial: Array(xs[2...]))
+    }
+
     /// Per-image sizes of this conv on an input and weight of these shapes.
     func geometry(input x: [Int], weight w: [Int]) throws -> ConvGeometry {
         ConvGeometry(c: x[1], m: w[0], cg: w[1], group: group, v: try window(for: w).volume(Array(x[2...])))

@@ -13,6 +13,9 @@ struct Binary: ChannelAffine {
     let kind: Kind
     let variadic: Bool
 
+    /// `.pointwise`: each output pixel reads the same pixel of its inputs.
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { .pointwise }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let present = inputs.compactMap { $0 }
         guard present.count >= (variadic ? 1 : 2), present.count == inputs.count else {

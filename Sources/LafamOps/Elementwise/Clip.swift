@@ -16,6 +16,9 @@ struct Clip: ActivationComputing {
         attrMax = try node.float("max", default: .greatestFiniteMagnitude)
     }
 
+    /// `.pointwise`: each output pixel reads the same pixel of its inputs.
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { .pointwise }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "input")
         try expect(x, boundsAreInputs ? DType.numeric : DType.floatingPoint, "input")

@@ -16,6 +16,9 @@ struct PRelu: Operator {
         return [slope[0]] + [Dim](repeating: .known(1), count: input.count - 2)
     }
 
+    /// `.pointwise`: each output pixel reads the same pixel of its inputs.
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { .pointwise }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         var facts = inputs
         if let x = inputs[0]?.shape, let s = optional(inputs, 1)?.shape, let shape = channelwise(s, input: x) { facts[1]!.shape = shape }

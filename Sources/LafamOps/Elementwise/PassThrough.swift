@@ -16,6 +16,9 @@ struct PassThrough: Operator {
         }
     }
 
+    /// `.pointwise`: each output pixel reads the same pixel of its inputs.
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { .pointwise }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "input")
         guard isDropout else { return [x] }

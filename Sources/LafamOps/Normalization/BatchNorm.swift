@@ -20,6 +20,9 @@ struct BatchNorm: ChannelAffine {
         }
     }
 
+    /// `.pointwise`: each output pixel reads the same pixel of its inputs.
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { .pointwise }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X")
         try expect(x, [.float32], "X")

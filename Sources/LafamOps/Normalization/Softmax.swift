@@ -32,6 +32,13 @@ struct Softmax: Operator {
         alongAxisBatchBehaviour(axis, inputs, carryingBatch: carryingBatch)
     }
 
+    /// `.pointwise` over the channels of a map (axis 1 from opset 13); a softmax over the
+    /// spatial axes reads every pixel.
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach {
+        guard !flattens, let r = inputs.first??.rank, r >= 3, (try? normalizeAxis(axis, rank: r)) == 1 else { return .unknown }
+        return .pointwise
+    }
+
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0)
         let a = try normalizeAxis(axis, rank: x.rank)

@@ -26,6 +26,12 @@ struct Pool: Operator {
         columnMajorIndices = try node.int("storage_order", default: 0) != 0
     }
 
+    /// Its window over X.
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach {
+        guard let xs = inputs.first??.shape, xs.count >= 3 else { return .unknown }
+        return window.reach(spatial: Array(xs[2...]))
+    }
+
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "X")
         // 8-bit integers (MaxPool only) pool exactly through float32.

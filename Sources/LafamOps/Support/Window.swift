@@ -63,6 +63,19 @@ struct Window: Sendable {
         }
     }
 
+    /// Which input pixels an output pixel reads, on input spatial axes `spatial` (the begin pads
+    /// of auto_pad SAME depend on the input's size: `.unknown` when that is not known).
+    func reach(spatial: [Dim]) -> SpatialReach {
+        guard spatial.count == spatialRank else { return .unknown }
+        var begins: [Int] = []
+        for i in 0..<spatialRank {
+            if autoPad == "NOTSET" || autoPad == "VALID" { begins.append(autoPad == "VALID" ? 0 : pads[i]); continue }
+            guard let n = spatial[i].value, let r = try? resolve(axis: i, size: n) else { return .unknown }
+            begins.append(r.begin)
+        }
+        return .window(kernel: kernel, strides: strides, dilations: dilations, padsBegin: begins)
+    }
+
     /// Static output spatial dims: symbolic/unknown inputs give unknown outputs.
     func outputDims(_ spatial: [Dim]) throws -> [Dim] {
         guard spatial.count == spatialRank else {
