@@ -56,7 +56,7 @@ extension Model {
         for (n, node) in g.nodes.enumerated() where !node.isFolded {
             if node.inputs.contains(where: { $0.map(reachable.contains) ?? false }) {
                 forwardNodes.insert(n)
-                for v in node.outputs where g.values[v].facts?.dtype == .float32 { reachable.insert(v) }
+                for v in node.outputs where carriesGradient(g.values[v].facts?.dtype, op: node.op) { reachable.insert(v) }
             }
         }
         var needed = Set(targetIDs)
@@ -99,10 +99,31 @@ extension Model {
         for v in g.outputs { result.outputs[g.values[v].name] = values[v] }
         for v in wrt {
             let name = g.values[v].name
-            result.values[name] = values[v]
-            result.gradients[name] = grads[v] ?? values[v].map { Tensor(uncheckedShape: $0.shape, repeating: 0) }
+            guard let value = values[v] else { continue }
+            let gradient = grads[v] ?? Tensor(uncheckedShape: value.shape, repeating: 0)
+            if let q = graph.quantization(of: v) {
+                // Real values, and the gradient with respect to them: dL/dq / scale.
+                let scale = g.constant(q.scale) ?? values[q.scale], zero = q.zeroPoint.flatMap { g.constant($0) ?? values[$0] }
+                guard let scale else { throw LafamError.invalidArgument("the scale of quantized tensor '\(name)' was not computed") }
+                result.values[name] = try value.dequantized(scale: scale, zeroPoint: zero, axis: q.axis)
+                // Each element's scale: the real value a 1 stands for.
+                let perElement = try Tensor(uncheckedShape: value.shape, storage: .int64([Int64](repeating: 1, count: value.count)), dtype: .int32)
+                    .dequantized(scale: scale, zeroPoint: nil, axis: q.axis).floats
+                result.gradients[name] = Tensor(uncheckedShape: gradient.shape, floats: zip(gradient.floats, perElement).map { $0 / $1 })
+            } else {
+                result.values[name] = value.widened
+                result.gradients[name] = gradient
+            }
         }
         return result
+    }
+
+    /// Whether a value of `dtype` written by `op` carries a gradient: floats, and the integers of
+    /// quantized ops (their gradients taken with respect to the integers read as numbers).
+    private func carriesGradient(_ dtype: DType?, op: any Operator) -> Bool {
+        guard let dtype else { return false }
+        if dtype == .float32 || dtype == .float16 || dtype == .bfloat16 { return true }
+        return [.int8, .uint8, .int16, .uint16, .int32].contains(dtype) && op is Differentiable
     }
 
     private func seedTensors(_ target: GradientTarget, graph g: Graph) throws -> [Int] {
@@ -131,7 +152,7 @@ extension Model {
         }
         switch target {
         case .logit(let classes), .probability(let classes):
-            guard y.rank == 2, y.dtype == .float32 else {
+            guard y.rank == 2, [.float32, .float16, .bfloat16].contains(y.dtype) else {
                 throw LafamError.invalidArgument("a class target needs a B×classes float output; '\(g.values[ids[0]].name)' has shape \(y.shape)")
             }
             let (rows, width) = (y.shape[0], y.shape[1])

@@ -26,6 +26,7 @@ extension Model {
         var joined = RunResult(outputs: [:], taps: [:])
         for name in done[0].outputs.keys { joined.outputs[name] = Tensor(joining: done.map { $0.outputs[name]! }) }
         for name in done[0].taps.keys { joined.taps[name] = Tensor(joining: done.map { $0.taps[name]! }) }
+        for name in done[0].rawTaps.keys { joined.rawTaps[name] = Tensor(joining: done.map { $0.rawTaps[name]! }) }
         return joined
     }
 }

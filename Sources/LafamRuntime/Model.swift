@@ -16,7 +16,18 @@ public struct RunResult: Sendable {
     /// The model's outputs by tensor name.
     public var outputs: [String: Tensor]
     /// The tapped values, by resolved tensor name (a node's name resolves to its first output's).
+    /// A quantized tensor (`Graph.quantization(of:)`) is given as the real values its integers
+    /// stand for, float32; a float16 or bfloat16 tensor as float32 (exactly).
     public var taps: [String: Tensor]
+    /// The integers of the tapped quantized tensors, by the same names.
+    public var rawTaps: [String: Tensor] = [:]
+
+    /// Outputs and taps as given.
+    public init(outputs: [String: Tensor], taps: [String: Tensor], rawTaps: [String: Tensor] = [:]) {
+        self.outputs = outputs
+        self.taps = taps
+        self.rawTaps = rawTaps
+    }
 }
 
 /// A loaded ONNX model, ready to run: the library's entry point.
@@ -115,15 +126,32 @@ public final class Model: Sendable {
     func runWhole(_ feeds: [String: Tensor], taps: [String], onTap: ((String, Tensor) throws -> Void)?) throws -> RunResult {
         let tapIDs = try taps.map { try graph.resolveTensor($0) }
         let specialisation = try self.specialisation(for: try checkedShapes(feeds))
-        let keep = Set(tapIDs).union(graph.outputs)
+        let quantized = Dictionary(uniqueKeysWithValues: Set(tapIDs).compactMap { v in graph.quantization(of: v).map { (v, $0) } })
+        // Parameters computed while running (DynamicQuantizeLinear's) are kept to dequantize with.
+        let parameters = quantized.values.flatMap { [$0.scale] + ($0.zeroPoint.map { [$0] } ?? []) }.filter { graph.constant($0) == nil }
+        let keep = Set(tapIDs).union(graph.outputs).union(parameters)
         let plan = try specialisation.plan(keeping: keep)
         let tapSet = Set(tapIDs)
+        var late: [Int] = []
         let kept = try plan.run(feeds: try feedIndices(feeds), keep: keep, pool: pool) { v, t in
-            if tapSet.contains(v) { try onTap?(self.graph.values[v].name, t) }
+            guard tapSet.contains(v), let onTap else { return }
+            guard let q = quantized[v] else { return try onTap(self.graph.values[v].name, t.widened) }
+            // Constant parameters dequantize now; computed ones once the run has them.
+            guard let scale = self.graph.constant(q.scale) else { return late.append(v) }
+            try onTap(self.graph.values[v].name, try t.dequantized(scale: scale, zeroPoint: q.zeroPoint.flatMap(self.graph.constant), axis: q.axis))
         }
         var result = RunResult(outputs: [:], taps: [:])
         for v in graph.outputs { result.outputs[graph.values[v].name] = kept[v] }
-        for v in tapIDs { result.taps[graph.values[v].name] = kept[v] }
+        for v in tapIDs {
+            guard let t = kept[v] else { continue }
+            let name = graph.values[v].name
+            guard let q = quantized[v] else { result.taps[name] = t.widened; continue }
+            func parameter(_ p: Int) -> Tensor? { graph.constant(p) ?? kept[p] }
+            guard let scale = parameter(q.scale) else { throw LafamError.invalidArgument("the scale of quantized tap '\(name)' was not computed") }
+            result.rawTaps[name] = t
+            result.taps[name] = try t.dequantized(scale: scale, zeroPoint: q.zeroPoint.flatMap(parameter), axis: q.axis)
+        }
+        for v in late { try onTap?(graph.values[v].name, result.taps[graph.values[v].name]!) }
         return result
     }
 
@@ -248,4 +276,9 @@ public struct ONNXModelInfo: Sendable {
         graphName = m.graph.name
         metadata = Dictionary(m.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
     }
+}
+
+extension Tensor {
+    /// A float16 or bfloat16 tensor as float32 (its values exactly); any other tensor as it is.
+    var widened: Tensor { dtype == .float16 || dtype == .bfloat16 ? conformed(to: .float32) : self }
 }

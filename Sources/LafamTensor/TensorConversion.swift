@@ -76,3 +76,35 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// The real values a quantized tensor's integers stand for, (q − zero point) · scale in
+    /// float32: one scale and zero point for the whole tensor, or 1-D ones with one element per
+    /// index of `axis` (ONNX's DequantizeLinear). Throws when the parameters fit neither.
+    public func dequantized(scale: Tensor, zeroPoint: Tensor?, axis: Int) throws -> Tensor {
+        let q = try integerValues(), scales = try scale.floatValues()
+        let zeros = try zeroPoint?.integerValues() ?? [Int64](repeating: 0, count: scales.count)
+        let (_, n, inner) = try Tensor.quantizationAxis(shape: shape, scale: scale, zeroPoints: zeros.count, axis: axis)
+        var out = [Float](repeating: 0, count: q.count)
+        for i in q.indices {
+            let p = n == 1 ? 0 : (i / inner) % n
+            out[i] = Float(q[i] - zeros[p]) * scales[p]
+        }
+        return Tensor(uncheckedShape: shape, floats: out)
+    }
+
+    /// For parameters of `scale`'s shape on a tensor of `shape`: the axis they vary along (nil
+    /// per tensor), their count and the elements after that axis, each index's parameter being
+    /// (flat index / inner) mod count.
+    package static func quantizationAxis(shape: [Int], scale: Tensor, zeroPoints: Int, axis: Int) throws -> (axis: Int?, count: Int, inner: Int) {
+        guard zeroPoints == scale.count else {
+            throw TensorError("a scale of \(scale.count) elements and a zero point of \(zeroPoints) do not match")
+        }
+        if scale.count == 1 && scale.rank <= 1 { return (nil, 1, 1) }
+        let a = axis < 0 ? axis + shape.count : axis
+        guard scale.rank == 1, a >= 0, a < shape.count, shape[a] == scale.count else {
+            throw TensorError("a scale of shape \(scale.shape) is neither one value nor one per index of axis \(axis) of \(shape)")
+        }
+        return (a, scale.count, shape[(a + 1)...].reduce(1, *))
+    }
+}

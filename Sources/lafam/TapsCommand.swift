@@ -25,6 +25,9 @@ struct TapsCommand: ParsableCommand {
     @Flag(help: "Replace files that already exist in the output folder.")
     var overwrite = false
 
+    @Flag(help: "Write a quantized tensor's integers as stored (int8 as int64, uint8 as uint8) instead of the real values they stand for.")
+    var raw = false
+
     @OptionGroup var preprocess: PreprocessingOptions
     @OptionGroup var execution: ExecutionOptions
     @OptionGroup var memory: MemoryOptions
@@ -40,7 +43,8 @@ struct TapsCommand: ParsableCommand {
             let names = Set(tapped + m.outputs.map(\.name)).sorted()
             let files = try Dictionary(uniqueKeysWithValues: names.map { ($0, try folder.file(safeFileName($0) + ".npy")) })
             let result = try m.run(x, taps: tensors)
-            let named = result.taps.merging(result.outputs) { a, _ in a }
+            let taps = raw ? result.rawTaps.merging(result.taps) { a, _ in a } : result.taps
+            let named = taps.merging(result.outputs) { a, _ in a }
             for name in names {
                 guard let value = named[name], let path = files[name] else { continue }
                 try NPYArray(value).write(to: path)

@@ -163,10 +163,11 @@ extension Graph {
                 return .normalised("Div by its norm")
             case "Mul" where scaledByInverseNorm(node) != nil:
                 return .normalised("Mul by one over its norm")
-            case "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax", "AveragePool", "MaxPool":
+            case "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax", "AveragePool", "MaxPool", "QLinearGlobalAveragePool":
                 return .pooled(node.opType)
-            case "Gemm", "MatMul", "Conv": return .linear(node.opType)
-            case "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Softmax", "LogSoftmax", "Sigmoid", "Dropout", "Cast", "BatchNormalization":
+            case "Gemm", "MatMul", "Conv", "QGemm", "QLinearMatMul", "MatMulInteger", "QLinearConv", "ConvInteger": return .linear(node.opType)
+            case "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Softmax", "LogSoftmax", "Sigmoid", "Dropout", "Cast", "BatchNormalization",
+                 "QuantizeLinear", "DequantizeLinear":
                 v = node.inputs.first.flatMap { $0 } ?? v
             case "Add", "Mul", "Sub":
                 // A bias or a scale: follow the input that is not a constant.

@@ -184,10 +184,15 @@ public enum GraphBuilder {
     /// that still runs and whose input shapes are all known is specialised to them.
     static func inferAndFold(nodes: inout [Graph.Node], values: inout [Graph.Value]) throws {
         for (n, node) in nodes.enumerated() {
-            let op = node.op
+            var op = node.op
             let inputFacts = node.inputs.map { $0.flatMap { values[$0].facts } }
             for (k, id) in node.inputs.enumerated() where id != nil && inputFacts[k] == nil {
                 throw LafamError.invalidGraph("node '\(node.name)' reads '\(values[id!].name)' before it is computed")
+            }
+            // A float16/bfloat16 node of an op written for float32 computes in float32.
+            if let wrapped = HalfPrecision.wrapping(op, for: inputFacts) {
+                op = wrapped
+                nodes[n] = nodes[n].with(op: wrapped)
             }
             let outFacts: [ValueFacts] = try OpError.reported(at: node.name, opType: node.opType) {
                 var facts = try op.infer(inputFacts)

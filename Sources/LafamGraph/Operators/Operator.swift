@@ -35,6 +35,11 @@ public protocol Operator: Sendable {
     /// window of a detector grid's cell). Default: `.unknown`, so a chain through this op has no
     /// cell window.
     func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach
+
+    /// Where the scale and zero point of output `k` are when it holds quantized integers
+    /// (`Graph.quantization(of:)`: taps and gradients give such a tensor's real values).
+    /// Default: nil, the output is not quantized (or the op does not say).
+    func outputQuantization(_ k: Int) -> QuantizationSource?
 }
 
 extension Operator {
@@ -44,6 +49,19 @@ extension Operator {
     public func specialized(for inputs: [ValueFacts?]) throws -> any Operator { self }
     /// Default: `.unknown`.
     public func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { .unknown }
+    /// Default: nil.
+    public func outputQuantization(_ k: Int) -> QuantizationSource? { nil }
+}
+
+/// Where a quantized output's scale and zero point are (`Operator.outputQuantization`).
+public enum QuantizationSource: Sendable, Equatable {
+    /// Inputs of the node: the scale, the zero point (0 when the node omits it) and the axis a
+    /// 1-D scale runs along.
+    case inputs(scale: Int, zeroPoint: Int, axis: Int)
+    /// Outputs of the node (DynamicQuantizeLinear computes them).
+    case outputs(scale: Int, zeroPoint: Int)
+    /// Those of the node's input `input`: ops that move integers without changing them.
+    case sameAs(input: Int)
 }
 
 /// Which input pixels an output pixel of a channels-first map reads (`Operator.spatialReach`).

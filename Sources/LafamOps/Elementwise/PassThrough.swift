@@ -34,6 +34,9 @@ struct PassThrough: Operator {
         return [facts(x.dtype, x.shape), facts(.bool, x.shape)]
     }
 
+    /// Moves integers unchanged: a quantized input's scale and zero point are its output's.
+    func outputQuantization(_ k: Int) -> QuantizationSource? { k == 0 ? .sameAs(input: 0) : nil }
+
     func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
         firstInputBatchBehaviour(carryingBatch)
     }

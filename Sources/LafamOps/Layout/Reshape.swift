@@ -68,6 +68,9 @@ struct Reshape: Operator {
         return out
     }
 
+    /// Moves integers unchanged: a quantized input's scale and zero point are its output's.
+    func outputQuantization(_ k: Int) -> QuantizationSource? { k == 0 ? .sameAs(input: 0) : nil }
+
     func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
         firstInputBatchBehaviour(carryingBatch)
     }
@@ -106,6 +109,9 @@ struct Flatten: Operator {
         guard a >= 0 && a <= s.count else { throw OpError("axis \(axis) is out of range for rank \(s.count)") }
         return [facts(x.dtype, [try Flatten.product(s[..<a]), try Flatten.product(s[a...])])]
     }
+
+    /// Moves integers unchanged: a quantized input's scale and zero point are its output's.
+    func outputQuantization(_ k: Int) -> QuantizationSource? { k == 0 ? .sameAs(input: 0) : nil }
 
     func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
         firstInputBatchBehaviour(carryingBatch)
@@ -169,6 +175,9 @@ struct SqueezeUnsqueeze: Operator {
         if let e = x.elements, e.count == 1 { out.elements = e }
         return [out]
     }
+
+    /// Moves integers unchanged: a quantized input's scale and zero point are its output's.
+    func outputQuantization(_ k: Int) -> QuantizationSource? { k == 0 ? .sameAs(input: 0) : nil }
 
     func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
         firstInputBatchBehaviour(carryingBatch)

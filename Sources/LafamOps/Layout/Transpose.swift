@@ -29,6 +29,9 @@ struct Transpose: Operator {
         return [out]
     }
 
+    /// Moves integers unchanged: a quantized input's scale and zero point are its output's.
+    func outputQuantization(_ k: Int) -> QuantizationSource? { k == 0 ? .sameAs(input: 0) : nil }
+
     func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
         guard let rank = inputs[0]?.rank, let p = try? permutation(rank: rank), p.first == 0 else { return .mixesImages }
         return .perImage

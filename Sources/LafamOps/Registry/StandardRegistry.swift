@@ -72,6 +72,29 @@ extension OperatorRegistry {
         for (name, kind) in reductions { r.register(name) { try Reduce($0, kind: kind) } }
         r.register("ArgMax") { try ArgExtreme($0, max: true) }
         r.register("ArgMin") { try ArgExtreme($0, max: false) }
+        r.registerQuantization()
         return r
     }()
+}
+
+extension OperatorRegistry {
+    /// The quantization ops of the default domain, and exactly the com.microsoft ops
+    /// onnxruntime's quantizer writes into QOperator models that lafam implements (any other
+    /// com.microsoft op is reported as unsupported by name).
+    mutating func registerQuantization() {
+        for domain in ["", "com.microsoft"] {
+            register("QuantizeLinear", domain: domain) { try QuantizeLinear($0) }
+            register("DequantizeLinear", domain: domain) { try DequantizeLinear($0) }
+        }
+        register("DynamicQuantizeLinear") { _ in DynamicQuantizeLinear() }
+        register("QLinearConv") { try QLinearConv($0) }
+        register("ConvInteger") { try ConvInteger($0) }
+        register("QLinearMatMul") { _ in QLinearMatMul() }
+        register("MatMulInteger") { _ in MatMulInteger() }
+        register("QLinearAdd", domain: "com.microsoft") { _ in QLinearBinary(isMul: false) }
+        register("QLinearMul", domain: "com.microsoft") { _ in QLinearBinary(isMul: true) }
+        register("QLinearGlobalAveragePool", domain: "com.microsoft") { try QLinearGlobalAveragePool($0) }
+        register("QLinearConcat", domain: "com.microsoft") { try QLinearConcat($0) }
+        register("QGemm", domain: "com.microsoft") { try QGemm($0) }
+    }
 }

@@ -35,3 +35,14 @@ struct Cast: Operator {
         return [try x.converted(to: to ?? required(inputs, 1).dtype, truncatingBFloat16: truncatingBFloat16)]
     }
 }
+
+extension Cast: Differentiable {
+    /// The identity between number types (a quantized op's integers read as numbers, a half
+    /// model's float16): dL/dx = dL/dy; none into bool, string or index types.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        let x = required(inputs, 0)
+        let numeric: Set<DType> = [.float32, .float16, .bfloat16, .float64, .int8, .uint8, .int16, .uint16, .int32]
+        guard wanted[0], let g = gradients[0], numeric.contains(x.dtype), numeric.contains(outputs[0].dtype) else { return wanted.map { _ in nil } }
+        return [g] + wanted.dropFirst().map { _ in nil }
+    }
+}

@@ -1,0 +1,146 @@
+import LafamGraph
+import LafamTensor
+
+/// QLinearConv (opset 10): a convolution of int8/uint8 x and w in integer arithmetic, Σ (x −
+/// x_zero_point)(w − w_zero_point) + B (int32), requantized to y's type as onnxruntime does:
+/// round(acc · x_scale · w_scale / y_scale) + y_zero_point, w's scale and zero point per tensor
+/// or per output channel. The window attributes are Conv's.
+struct QLinearConv: Operator {
+    var inputArity: ClosedRange<Int> { 8...9 }
+
+    /// The float convolution of the same attributes: its geometry, shape rule and gradient.
+    let conv: Conv
+
+    init(_ node: NodeContext) throws { conv = try Conv(node) }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "x"), w = try required(inputs, 3, "w")
+        try expect(x, QuantizedType.operands, "x"); try expect(w, QuantizedType.operands, "w")
+        try expectScale(optional(inputs, 1), "x_scale"); try expectZeroPoint(optional(inputs, 2), matching: x.dtype, "x_zero_point")
+        try expectScale(optional(inputs, 4), "w_scale", perAxis: true); try expectZeroPoint(optional(inputs, 5), matching: w.dtype, "w_zero_point")
+        try expectScale(optional(inputs, 6), "y_scale")
+        let y = try required(inputs, 7, "y_zero_point")
+        try expect(y, QuantizedType.operands, "y_zero_point")
+        if let b = optional(inputs, 8) { try expect(b, [.int32], "B"); try expectRank(b, 1, "B") }
+        let float = try conv.infer([facts(.float32, x.shape), facts(.float32, w.shape)])
+        return [facts(y.dtype, float[0].shape)]
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour { firstInputBatchBehaviour(carryingBatch) }
+
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { conv.spatialReach([inputs[0], optional(inputs, 3)]) }
+
+    func outputQuantization(_ k: Int) -> QuantizationSource? { .inputs(scale: 6, zeroPoint: 7, axis: 1) }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0), w = required(inputs, 3), yZero = required(inputs, 7)
+        let acc = try integerConvolution(conv, x: x, xZero: optional(inputs, 2), w: w, wZero: optional(inputs, 5), bias: optional(inputs, 8))
+        let xScale = required(inputs, 1).floats[0], yScale = required(inputs, 6).floats[0]
+        let wScales = required(inputs, 4).floats, m = w.shape[0]
+        guard wScales.count == 1 || wScales.count == m else { throw OpError("w_scale has \(wScales.count) elements for \(m) output channels") }
+        let scales = (0..<m).map { xScale * wScales[wScales.count == 1 ? 0 : $0] / yScale }
+        let plane = acc.shape.dropFirst(2).reduce(1, *), range = QuantizedType.range(yZero.dtype), zero = yZero.int64s[0]
+        let out = acc.values.indices.map { requantize(acc.values[$0], scale: scales[($0 / plane) % m], zeroPoint: zero, range: range) }
+        return [Tensor(uncheckedShape: acc.shape, storage: .int64(out), dtype: yZero.dtype)]
+    }
+}
+
+extension QLinearConv: Differentiable {
+    /// As every quantized op, with respect to the integers read as numbers: y = Σ k_m (x − x_zp)
+    /// (w − w_zp) per output channel m, k_m = x_scale · w_scale_m / y_scale, so dL/dx is the
+    /// float convolution's input gradient of dL/dy · k_m with the centred weights.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
+        let w = required(inputs, 3), m = w.shape[0]
+        let xScale = required(inputs, 1).floats[0], yScale = required(inputs, 6).floats[0], wScales = required(inputs, 4).floats
+        let plane = g.shape.dropFirst(2).reduce(1, *)
+        let gv = g.floats
+        let scaled = gv.indices.map { i in gv[i] * xScale * wScales[wScales.count == 1 ? 0 : (i / plane) % m] / yScale }
+        return [try inputGradient(conv, x: required(inputs, 0), w: w, wZero: optional(inputs, 5), dy: Tensor(uncheckedShape: g.shape, floats: scaled))]
+            + wanted.dropFirst().map { _ in nil }
+    }
+}
+
+/// ConvInteger (opset 10): Σ (x − x_zero_point)(w − w_zero_point) over each window, int32, for
+/// uint8/int8 x and w (w's zero point per tensor or per output channel). The window attributes
+/// are Conv's.
+struct ConvInteger: Operator {
+    var inputArity: ClosedRange<Int> { 2...4 }
+
+    let conv: Conv
+
+    init(_ node: NodeContext) throws { conv = try Conv(node) }
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "x"), w = try required(inputs, 1, "w")
+        try expect(x, QuantizedType.operands, "x"); try expect(w, QuantizedType.operands, "w")
+        try expectZeroPoint(optional(inputs, 2), matching: x.dtype, "x_zero_point")
+        try expectZeroPoint(optional(inputs, 3), matching: w.dtype, "w_zero_point")
+        let float = try conv.infer([facts(.float32, x.shape), facts(.float32, w.shape)])
+        return [facts(.int32, float[0].shape)]
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour { firstInputBatchBehaviour(carryingBatch) }
+
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { conv.spatialReach([inputs[0], optional(inputs, 1)]) }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let acc = try integerConvolution(conv, x: required(inputs, 0), xZero: optional(inputs, 2), w: required(inputs, 1), wZero: optional(inputs, 3), bias: nil)
+        return [Tensor(uncheckedShape: acc.shape, storage: .int64(acc.values.map { Int64($0) }), dtype: .int32)]
+    }
+}
+
+extension ConvInteger: Differentiable {
+    /// dL/dx (x's integers read as numbers) is the float convolution's input gradient with the
+    /// centred weights.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
+        return [try inputGradient(conv, x: required(inputs, 0), w: required(inputs, 1), wZero: optional(inputs, 3), dy: g)]
+            + wanted.dropFirst().map { _ in nil }
+    }
+}
+
+/// The accumulators Σ (x − x_zp)(w − w_zp) (+ bias) of an integer convolution with `conv`'s
+/// window, exactly: the centred values are small integers, held as float32 for the column
+/// matrix and multiplied as float64 (exact below 2⁵³).
+private func integerConvolution(_ conv: Conv, x: Tensor, xZero: Tensor?, w: Tensor, wZero: Tensor?, bias: Tensor?) throws -> (shape: [Int], values: [Double]) {
+    let g = try conv.geometry(input: x.shape, weight: w.shape)
+    let v = g.v, n = x.shape[0], (inCount, outCount) = (v.inputCount, v.outputCount)
+    let k = g.cg * v.kernelCount, mg = g.outputsPerGroup
+    guard xZero.map({ $0.count == 1 }) ?? true else { throw OpError("x_zero_point must be one value, got \(xZero!.shape)") }
+    let xs = try centred(x, zeroPoint: xZero, axis: 1, what: "x").map(Float.init)
+    let ws = try centred(w, zeroPoint: wZero, axis: 0, what: "w")
+    if let bias, bias.count != g.m { throw OpError("B has \(bias.count) elements for \(g.m) output channels") }
+    try MemoryBudget.current.check(count: k * outCount, width: 12, for: "the column matrix of an integer convolution")
+    var out = [Double](repeating: 0, count: n * g.m * outCount)
+    let colF = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k * outCount))
+    let colD = UnsafeMutablePointer<Double>.allocate(capacity: max(1, k * outCount))
+    defer { colF.deallocate(); colD.deallocate() }
+    xs.withUnsafeBufferPointer { xp in
+        ws.withUnsafeBufferPointer { wp in
+            out.withUnsafeMutableBufferPointer { op in
+                for b in 0..<n {
+                    for grp in 0..<g.group {
+                        im2col(v, channels: g.cg, x: xp.baseAddress! + (b * g.c + grp * g.cg) * inCount, col: colF)
+                        for i in 0..<(k * outCount) { colD[i] = Double(colF[i]) }
+                        dgemm(m: mg, n: outCount, k: k, a: wp.baseAddress! + grp * mg * k, lda: k, b: colD, ldb: outCount,
+                              c: op.baseAddress! + (b * g.m + grp * mg) * outCount, ldc: outCount)
+                    }
+                }
+            }
+        }
+    }
+    if let bias {
+        let bv = bias.int64s
+        for i in out.indices { out[i] += Double(bv[(i / outCount) % g.m]) }
+    }
+    return ([n, g.m] + Array(v.out.suffix(x.rank - 2)), out)
+}
+
+/// dL/dx of an integer convolution with `conv`'s window: the float convolution's input
+/// gradient for dL/dy with the centred weights w − w_zp.
+private func inputGradient(_ conv: Conv, x: Tensor, w: Tensor, wZero: Tensor?, dy: Tensor) throws -> Tensor? {
+    let weights = Tensor(uncheckedShape: w.shape, floats: try centred(w, zeroPoint: wZero, axis: 0, what: "w").map(Float.init))
+    let values = Tensor(uncheckedShape: x.shape, floats: x.int64s.map(Float.init))
+    return try conv.backward([values, weights], outputs: [], gradients: [dy], wanted: [true, false])[0]
+}

@@ -1,0 +1,113 @@
+import COpenBLAS
+import LafamGraph
+import LafamTensor
+
+// Shared arithmetic of the quantization ops: the integer types' ranges, scales and zero points
+// per tensor or per axis, and the requantization onnxruntime applies to integer accumulators.
+
+/// The integer types a quantized tensor may have, with their ranges.
+enum QuantizedType {
+    /// The types QuantizeLinear writes and DequantizeLinear reads (int32 only for a bias).
+    static let stored: Set<DType> = [.int8, .uint8, .int16, .uint16]
+    /// The types of the integer-arithmetic ops' operands (QLinearConv, MatMulInteger, …).
+    static let operands: Set<DType> = [.int8, .uint8]
+
+    /// The smallest and largest value of `t`.
+    static func range(_ t: DType) -> (lo: Float, hi: Float) {
+        switch t {
+        case .int8: return (-128, 127)
+        case .uint8: return (0, 255)
+        case .int16: return (-32768, 32767)
+        case .uint16: return (0, 65535)
+        default: return (-2_147_483_648, 2_147_483_647)
+        }
+    }
+}
+
+/// A scale and zero point per tensor, or per index of one axis: how a quantized tensor's
+/// integers q stand for the real values (q − zero point) · scale (`Tensor.dequantized`).
+struct QuantizationParameters {
+    let scales: [Float]
+    let zeroPoints: [Int64]
+    /// For a tensor of `shape`: the parameters' count along their axis (1 per tensor) and the
+    /// elements after that axis.
+    private let count: Int, inner: Int
+
+    /// The parameters for a tensor of `shape` from a scale input and an optional zero point
+    /// (0 when absent): one element each per tensor, or 1-D ones of `shape[axis]` elements.
+    init(scale: Tensor, zeroPoint: Tensor?, axis: Int, shape: [Int], what: String) throws {
+        scales = scale.floats
+        zeroPoints = zeroPoint?.int64s ?? [Int64](repeating: 0, count: scales.count)
+        do {
+            (_, count, inner) = try Tensor.quantizationAxis(shape: shape, scale: scale, zeroPoints: zeroPoints.count, axis: axis)
+        } catch let e as TensorError {
+            throw OpError("\(what): \(e.reason)")
+        }
+    }
+
+    /// Visits each element of the tensor with its flat index and its parameters' index.
+    func forEach(elements: Int, _ body: (_ flat: Int, _ parameter: Int) -> Void) {
+        for i in 0..<elements { body(i, count == 1 ? 0 : (i / inner) % count) }
+    }
+
+    /// `x` quantized to `type`: round(x / scale) (half to even) + zero point, saturated.
+    func quantize(_ x: [Float], shape: [Int], to type: DType) -> Tensor {
+        let (lo, hi) = QuantizedType.range(type)
+        var out = [Int64](repeating: 0, count: x.count)
+        forEach(elements: x.count) { i, p in
+            out[i] = Int64(min(max((x[i] / scales[p]).rounded(.toNearestOrEven) + Float(zeroPoints[p]), lo), hi))
+        }
+        return Tensor(uncheckedShape: shape, storage: .int64(out), dtype: type)
+    }
+}
+
+/// An integer accumulator scaled to `type` as onnxruntime requantizes: round(acc · scale) (half
+/// to even, in float32) + zero point, saturated.
+@inline(__always)
+func requantize(_ acc: Double, scale: Float, zeroPoint: Int64, range: (lo: Float, hi: Float)) -> Int64 {
+    Int64(min(max((Float(acc) * scale).rounded(.toNearestOrEven) + Float(zeroPoint), range.lo), range.hi))
+}
+
+/// The integers of `q` minus their zero point (one per tensor, or one per index of `axis`), as
+/// float64: products and sums of such values stay exact below 2⁵³, so GEMMs of them are the
+/// integer arithmetic the ops define.
+func centred(_ q: Tensor, zeroPoint: Tensor?, axis: Int, what: String) throws -> [Double] {
+    let v = q.int64s
+    guard let zeroPoint else { return v.map(Double.init) }
+    let zp = zeroPoint.int64s
+    if zp.count == 1 { return v.map { Double($0 - zp[0]) } }
+    let a = try normalizeAxis(axis, rank: q.rank)
+    guard zeroPoint.rank == 1, q.shape[a] == zp.count else {
+        throw OpError("\(what)'s zero point \(zeroPoint.shape) is neither one value nor one per index of axis \(a) of \(q.shape)")
+    }
+    let inner = q.shape[(a + 1)...].reduce(1, *), n = q.shape[a]
+    return v.indices.map { Double(v[$0] - zp[($0 / inner) % n]) }
+}
+
+/// Row-major double-precision GEMM, C = op(A)·op(B) (A m×k, B k×n after `op`).
+func dgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+           a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int, c: UnsafeMutablePointer<Double>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else {
+        for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+        return
+    }
+    cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), 1, a, blasint(lda), b, blasint(ldb), 0, c, blasint(ldc))
+}
+
+/// Checks a scale input: float32 with one element, or (when `perAxis`) a 1-D vector.
+func expectScale(_ f: ValueFacts?, _ what: String, perAxis: Bool = false) throws {
+    guard let f else { throw OpError("missing required input \(what)") }
+    try expect(f, [.float32], what)
+    if let r = f.rank, r > 1 || (!perAxis && f.shape?.first.flatMap(\.value).map { $0 != 1 } ?? false) {
+        throw OpError("\(what) must be \(perAxis ? "a scalar or a 1-D vector" : "a scalar"), got shape \(f.shape!.shapeString)")
+    }
+}
+
+/// Checks a zero point input against the type of the tensor it belongs to (absent is 0).
+func expectZeroPoint(_ f: ValueFacts?, matching type: DType, _ what: String) throws {
+    guard let f else { return }
+    guard f.dtype == type else { throw OpError("\(what) is \(f.dtype), but the tensor it belongs to is \(type)") }
+    if let r = f.rank, r > 1 { throw OpError("\(what) must be a scalar or a 1-D vector, got rank \(r)") }
+}
