@@ -106,6 +106,8 @@ struct RunCommand: ParsableCommand {
     @OptionGroup(title: "RELAX") var relax: RELAXOptions
     @Option(help: "Post-processing of gradient-method and EigenCAM maps: paper (min-max, --upsampling; default) or pytorch-grad-cam (min-max, bilinear, min-max).")
     var postprocess: Postprocessing?
+    @Option(help: ArgumentHelp("Another model of the same input — --model's int8 or float16 deployment, say: every map is also made with it, at its own default target (class methods explain --model's top class with both), and each image's maps are written side by side (<stem>.compare-<model>.png) with their agreement: Spearman rank correlation, overlap of the top 10% pixels, and whether the top classes agree.", valueName: "model"))
+    var compare: String?
     @OptionGroup var execution: ExecutionOptions
     @OptionGroup var memory: MemoryOptions
 
@@ -116,6 +118,12 @@ struct RunCommand: ParsableCommand {
         guard detections >= 1 else { throw ValidationError("--detections must be at least 1, got \(detections)") }
         guard scoreThreshold.isFinite else { throw ValidationError("--score-threshold must be a finite number, got \(scoreThreshold)") }
         _ = try chosenBox()
+        if compare != nil {
+            for (given, option) in [(!node.isEmpty, "--node"), (reference != nil, "--reference"), (region != nil, "--region"), (box != nil, "--box"),
+                                    (boxes != nil || scores != nil, "--boxes/--scores")] where given {
+                throw ValidationError("--compare explains each model at its own default target and class; \(option) cannot go with it")
+            }
+        }
     }
 
     /// --box as a detection to match by overlap; nil when not given.
@@ -172,6 +180,13 @@ struct RunCommand: ParsableCommand {
             guard !files.isEmpty else { throw CLIError("no inputs given and no bundled sample photos found") }
             for n in node { _ = try m.graph.resolveTensor(n) }
             let folder = try OutputFolder(output, overwrite: overwrite)
+            if let compare {
+                guard reading.task == .classify || reading.task == .embed else {
+                    throw CLIError("--compare compares classifiers and embedding models; '\((modelPath as NSString).lastPathComponent)' reads as a \(reading.task.rawValue) model")
+                }
+                return try compareModels(m, modelPath: modelPath, with: compare, explainers: explainers, files: files, preprocessing: preprocessing,
+                                         folder: folder, labels: labels, started: started)
+            }
 
             // Decode everything and name every output first: a bad input or an existing file fails
             // the command before anything is computed or written.
@@ -564,7 +579,7 @@ struct RunCommand: ParsableCommand {
     }
 
     /// What this run did, for --json and the manifest: version, model, options, inputs and outputs.
-    private func runDescription(model m: Model, modelPath: String, labels: ClassLabels?, records: [[String: Any]], seconds: Double) -> [String: Any] {
+    func runDescription(model m: Model, modelPath: String, labels: ClassLabels?, records: [[String: Any]], seconds: Double) -> [String: Any] {
         var options: [String: Any] = ["methods": chosenMethods.map(\.rawValue), "nodes": node, "colormap": colormap.rawValue,
                                       "alpha": Double(alpha), "plain": plain, "npy": npy, "top": top]
         if let reduction { options["reduction"] = reduction.rawValue }
@@ -582,6 +597,7 @@ struct RunCommand: ParsableCommand {
         if let boxes, let scores { options["boxes"] = boxes; options["scores"] = scores; options["boxFormat"] = boxFormat.rawValue; options["normalisedBoxes"] = normalisedBoxes }
         if records.contains(where: { $0["detection"] != nil }) { options["detections"] = detections; options["scoreThreshold"] = Double(scoreThreshold) }
         if chosenMethods.contains(.relax) { options["relax"] = relax.description }
+        if let compare { options["compare"] = compare }
         var out: [String: Any] = ["command": "run", "lafamVersion": lafamVersion, "model": modelDescription(m, path: modelPath),
                                   "options": options, "images": records, "seconds": seconds,
                                   "date": ISO8601DateFormatter().string(from: Date())]

@@ -401,6 +401,31 @@ final class CLIContractTests: CLITestCase {
         XCTAssertTrue(faceBox[0] > 25 && faceBox[2] < 55 && faceBox[1] > 5 && faceBox[3] < 37, "\(faceBox)")
     }
 
+    /// --compare: both models' maps side by side per image with their agreement, in the JSON
+    /// record too; options that name one model's tensors are refused.
+    func testCompareTwoModels() throws {
+        let dir = try temporaryFolder()
+        let quantized = Fixtures.path("quantized/mobilenet_v2.qoperator.onnx")
+        let r = try lafam(["run", "--method", "gradcam", "--method", "lafam", "--compare", quantized, "--json", "--output", dir, coffee])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let record = ((try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["images"] as! [[String: Any]])[0]
+        let comparison = record["compare"] as! [String: Any]
+        XCTAssertEqual(comparison["topClass"] as? [Int], [967, 967])
+        XCTAssertEqual(comparison["topClassAgrees"] as? Bool, true)
+        let methods = comparison["methods"] as! [String: [String: Any]]
+        for method in ["gradcam", "lafam"] {
+            XCTAssertGreaterThan(methods[method]?["spearman"] as? Double ?? 0, 0.9, method)
+            XCTAssertGreaterThan(methods[method]?["topOverlap"] as? Double ?? 0, 0.5, method)
+        }
+        XCTAssertEqual(methods["gradcam"]?["class"] as? Int, 967)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/coffee.compare-mobilenet_v2.qoperator.png"))
+        let bad = try lafam(["run", "--compare", quantized, "--node", "/features/features.18", "--output", dir, coffee])
+        XCTAssertEqual(bad.status, 2, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--node cannot go with it"), bad.stderr)
+        try expectFailure(["run", "--compare", Fixtures.path("models/tiny_detector.onnx"), "--output", dir, "--overwrite", coffee],
+                          ["the models must take the same input"])
+    }
+
     /// manifest.json records each run into the folder: version, model and its SHA-256, options, files.
     func testManifestRecordsEveryRun() throws {
         let dir = try temporaryFolder()

@@ -35,11 +35,11 @@ struct QLinearConv: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0), w = required(inputs, 3), yZero = required(inputs, 7)
         let acc = try integerConvolution(conv, x: x, xZero: optional(inputs, 2), w: w, wZero: optional(inputs, 5), bias: optional(inputs, 8))
-        let xScale = required(inputs, 1).floats[0], yScale = required(inputs, 6).floats[0]
+        let xScale = try scalar(inputs, 1), yScale = try scalar(inputs, 6)
         let wScales = required(inputs, 4).floats, m = w.shape[0]
         guard wScales.count == 1 || wScales.count == m else { throw OpError("w_scale has \(wScales.count) elements for \(m) output channels") }
         let scales = (0..<m).map { xScale * wScales[wScales.count == 1 ? 0 : $0] / yScale }
-        let plane = acc.shape.dropFirst(2).reduce(1, *), range = QuantizedType.range(yZero.dtype), zero = yZero.int64s[0]
+        let plane = acc.shape.dropFirst(2).reduce(1, *), range = QuantizedType.range(yZero.dtype), zero = try zeroPointScalar(inputs, 7)
         let out = acc.values.indices.map { requantize(acc.values[$0], scale: scales[($0 / plane) % m], zeroPoint: zero, range: range) }
         return [Tensor(uncheckedShape: acc.shape, storage: .int64(out), dtype: yZero.dtype)]
     }
@@ -52,7 +52,7 @@ extension QLinearConv: Differentiable {
     func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
         guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
         let w = required(inputs, 3), m = w.shape[0]
-        let xScale = required(inputs, 1).floats[0], yScale = required(inputs, 6).floats[0], wScales = required(inputs, 4).floats
+        let xScale = try scalar(inputs, 1), yScale = try scalar(inputs, 6), wScales = required(inputs, 4).floats
         let plane = g.shape.dropFirst(2).reduce(1, *)
         let gv = g.floats
         let scaled = gv.indices.map { i in gv[i] * xScale * wScales[wScales.count == 1 ? 0 : (i / plane) % m] / yScale }

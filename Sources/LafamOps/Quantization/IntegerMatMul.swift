@@ -116,8 +116,8 @@ struct QLinearMatMul: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let product = try IntegerProduct(a: required(inputs, 0), aZero: optional(inputs, 2), b: required(inputs, 3), bZero: optional(inputs, 5))
         let yZero = required(inputs, 7)
-        let scales = try columnScales(required(inputs, 1).floats[0], bScale: required(inputs, 4), yScale: required(inputs, 6).floats[0], columns: product.n)
-        let acc = product.accumulate(), range = QuantizedType.range(yZero.dtype), zero = yZero.int64s[0]
+        let scales = try columnScales(try scalar(inputs, 1), bScale: required(inputs, 4), yScale: try scalar(inputs, 6), columns: product.n)
+        let acc = product.accumulate(), range = QuantizedType.range(yZero.dtype), zero = try zeroPointScalar(inputs, 7)
         let out = acc.indices.map { requantize(acc[$0], scale: scales[$0 % product.n], zeroPoint: zero, range: range) }
         return [Tensor(uncheckedShape: product.shape, storage: .int64(out), dtype: yZero.dtype)]
     }
@@ -129,7 +129,7 @@ extension QLinearMatMul: Differentiable {
         guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
         let a = required(inputs, 0)
         let product = try IntegerProduct(a: a, aZero: optional(inputs, 2), b: required(inputs, 3), bZero: optional(inputs, 5))
-        let scales = try columnScales(required(inputs, 1).floats[0], bScale: required(inputs, 4), yScale: required(inputs, 6).floats[0], columns: product.n)
+        let scales = try columnScales(try scalar(inputs, 1), bScale: required(inputs, 4), yScale: try scalar(inputs, 6), columns: product.n)
         let gv = g.floats, scaled = gv.indices.map { gv[$0] * scales[$0 % product.n] }
         return [Tensor(uncheckedShape: a.shape, floats: product.gradientOfA(scaled, transA: false))] + wanted.dropFirst().map { _ in nil }
     }
@@ -217,12 +217,12 @@ struct QGemm: Operator {
             acc = broadcastMap(acc, product.shape, c.int64s.map(Double.init), c.shape, product.shape, +)
         }
         let yZero = optional(inputs, 8)
-        let scales = try columnScales(alpha * required(inputs, 1).floats[0], bScale: required(inputs, 4),
-                                      yScale: yZero == nil ? nil : required(inputs, 7).floats[0], columns: product.n)
+        let scales = try columnScales(try alpha * scalar(inputs, 1), bScale: required(inputs, 4),
+                                      yScale: yZero == nil ? nil : try scalar(inputs, 7), columns: product.n)
         guard let yZero else {
             return [Tensor(uncheckedShape: product.shape, floats: acc.indices.map { Float(acc[$0]) * scales[$0 % product.n] })]
         }
-        let range = QuantizedType.range(yZero.dtype), zero = yZero.int64s[0]
+        let range = QuantizedType.range(yZero.dtype), zero = try zeroPointScalar(inputs, 8)
         let out = acc.indices.map { requantize(acc[$0], scale: scales[$0 % product.n], zeroPoint: zero, range: range) }
         return [Tensor(uncheckedShape: product.shape, storage: .int64(out), dtype: yZero.dtype)]
     }
@@ -236,8 +236,8 @@ extension QGemm: Differentiable {
         let a = required(inputs, 0)
         let product = try IntegerProduct(a: a, aZero: optional(inputs, 2), b: required(inputs, 3), bZero: optional(inputs, 5),
                                          transA: transA, transB: transB)
-        let scales = try columnScales(alpha * required(inputs, 1).floats[0], bScale: required(inputs, 4),
-                                      yScale: optional(inputs, 8) == nil ? nil : required(inputs, 7).floats[0], columns: product.n)
+        let scales = try columnScales(try alpha * scalar(inputs, 1), bScale: required(inputs, 4),
+                                      yScale: optional(inputs, 8) == nil ? nil : try scalar(inputs, 7), columns: product.n)
         let gv = g.floats, scaled = gv.indices.map { gv[$0] * scales[$0 % product.n] }
         return [Tensor(uncheckedShape: a.shape, floats: product.gradientOfA(scaled, transA: transA))] + wanted.dropFirst().map { _ in nil }
     }

@@ -35,15 +35,15 @@ struct QLinearBinary: Operator {
     func outputQuantization(_ k: Int) -> QuantizationSource? { .inputs(scale: 6, zeroPoint: 7, axis: 1) }
 
     /// The per-element factors: for Add each operand's a_s/c_s, for Mul one a_s·b_s/c_s.
-    private func factors(_ inputs: [Tensor?]) -> (a: Float, b: Float) {
-        let (sa, sb, sc) = (required(inputs, 1).floats[0], required(inputs, 4).floats[0], required(inputs, 6).floats[0])
+    private func factors(_ inputs: [Tensor?]) throws -> (a: Float, b: Float) {
+        let (sa, sb, sc) = (try scalar(inputs, 1), try scalar(inputs, 4), try scalar(inputs, 6))
         return isMul ? (sa * sb / sc, 1) : (sa / sc, sb / sc)
     }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let a = required(inputs, 0), b = required(inputs, 3)
-        let za = zeroPoint(inputs, 2), zb = zeroPoint(inputs, 5), zc = zeroPoint(inputs, 7)
-        let (fa, fb) = factors(inputs), range = QuantizedType.range(a.dtype)
+        let za = try zeroPointScalar(inputs, 2), zb = try zeroPointScalar(inputs, 5), zc = try zeroPointScalar(inputs, 7)
+        let (fa, fb) = try factors(inputs), range = QuantizedType.range(a.dtype)
         let shape = try broadcast(a.shape, b.shape)
         let scaled: [Float]
         if isMul {
@@ -62,7 +62,7 @@ struct QLinearBinary: Operator {
                 scaled = broadcastMap(av, a.shape, bv, b.shape, shape) { x, y in fixed.addingProduct(y, fb).addingProduct(x, fa) }.map { $0.rounded(.toNearestOrEven) }
             }
         }
-        let out = scaled.map { Int64(min(max($0, range.lo), range.hi)) }
+        let out = scaled.map { saturated($0, range) }
         return [Tensor(uncheckedShape: shape, storage: .int64(out), dtype: a.dtype)]
     }
 }
@@ -73,7 +73,7 @@ extension QLinearBinary: Differentiable {
     func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
         guard let g = gradients[0] else { return wanted.map { _ in nil } }
         let a = required(inputs, 0), b = required(inputs, 3)
-        let (fa, fb) = factors(inputs), gv = g.floats
+        let (fa, fb) = try factors(inputs), gv = g.floats
         func gradient(of operand: Tensor, other: Tensor, otherZero: Int64, factor: Float) throws -> Tensor {
             let local: [Float]
             if isMul {
@@ -85,8 +85,8 @@ extension QLinearBinary: Differentiable {
             return try reduceToShape(Tensor(uncheckedShape: g.shape, floats: local), operand.shape)
         }
         var result = [Tensor?](repeating: nil, count: wanted.count)
-        if wanted[0] { result[0] = try gradient(of: a, other: b, otherZero: zeroPoint(inputs, 5), factor: fa) }
-        if wanted.count > 3, wanted[3] { result[3] = try gradient(of: b, other: a, otherZero: zeroPoint(inputs, 2), factor: isMul ? fa : fb) }
+        if wanted[0] { result[0] = try gradient(of: a, other: b, otherZero: try zeroPointScalar(inputs, 5), factor: fa) }
+        if wanted.count > 3, wanted[3] { result[3] = try gradient(of: b, other: a, otherZero: try zeroPointScalar(inputs, 2), factor: isMul ? fa : fb) }
         return result
     }
 }
@@ -126,8 +126,8 @@ struct QLinearGlobalAveragePool: Operator {
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0), v = x.int64s
         let (n, c, pixels, index) = layout(x.shape)
-        let zx = zeroPoint(inputs, 2), zy = zeroPoint(inputs, 4), range = QuantizedType.range(x.dtype)
-        let scale = required(inputs, 1).floats[0] / (required(inputs, 3).floats[0] * Float(pixels))
+        let zx = try zeroPointScalar(inputs, 2), zy = try zeroPointScalar(inputs, 4), range = QuantizedType.range(x.dtype)
+        let scale = try scalar(inputs, 1) / (try scalar(inputs, 3) * Float(pixels))
         var out = [Int64](repeating: 0, count: n * c)
         for b in 0..<n {
             for ch in 0..<c {
@@ -147,7 +147,7 @@ extension QLinearGlobalAveragePool: Differentiable {
         guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
         let x = required(inputs, 0), gv = g.floats
         let (n, c, pixels, index) = layout(x.shape)
-        let scale = required(inputs, 1).floats[0] / (required(inputs, 3).floats[0] * Float(pixels))
+        let scale = try scalar(inputs, 1) / (try scalar(inputs, 3) * Float(pixels))
         var dx = [Float](repeating: 0, count: x.count)
         for b in 0..<n { for ch in 0..<c { for p in 0..<pixels { dx[index(b, ch, p)] = gv[b * c + ch] * scale } } }
         return [Tensor(uncheckedShape: x.shape, floats: dx)] + wanted.dropFirst().map { _ in nil }
@@ -195,11 +195,12 @@ struct QLinearConcat: Operator {
     func outputQuantization(_ k: Int) -> QuantizationSource? { .inputs(scale: 0, zeroPoint: 1, axis: 1) }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let yScale = required(inputs, 0).floats[0], yZero = required(inputs, 1)
+        let yScale = try scalar(inputs, 0), yZero = required(inputs, 1)
         let target = try QuantizationParameters(scale: .scalar(yScale), zeroPoint: yZero, axis: 0, shape: [], what: "Y")
         let requantized: [Tensor?] = try parts(inputs).map { part in
             let x = part.x!, scale = part.scale!
-            if scale.floats[0] == yScale && (part.zero?.int64s[0] ?? 0) == yZero.int64s[0] { return x }
+            guard scale.count == 1, (part.zero?.count ?? 1) == 1 else { throw OpError("QLinearConcat's input scales and zero points must each hold one value") }
+            if try scale.floats[0] == yScale && (part.zero?.int64s[0] ?? 0) == zeroPointScalar(inputs, 1) { return x }
             return target.quantize(try x.dequantized(scale: scale, zeroPoint: part.zero, axis: 0).floats, shape: x.shape, to: yZero.dtype)
         }
         return try concat.run(requantized)
@@ -212,7 +213,7 @@ extension QLinearConcat: Differentiable {
         let parts = parts(inputs)
         let slices = try concat.backward(parts.map(\.x), outputs: outputs, gradients: gradients,
                                          wanted: stride(from: 2, to: wanted.count, by: 3).map { wanted[$0] })
-        let yScale = required(inputs, 0).floats[0]
+        let yScale = try scalar(inputs, 0)
         var result = [Tensor?](repeating: nil, count: wanted.count)
         for (i, slice) in slices.enumerated() {
             guard let slice else { continue }

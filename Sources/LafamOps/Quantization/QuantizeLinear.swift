@@ -139,7 +139,7 @@ struct DynamicQuantizeLinear: Operator {
         let x = required(inputs, 0), v = x.floats
         let lo = min(0, v.min() ?? 0), hi = max(0, v.max() ?? 0)
         let scale: Float = hi == lo ? 1 : (hi - lo) / 255
-        let zeroPoint = Int64(min(max((0 - lo / scale).rounded(.toNearestOrEven), 0), 255))
+        let zeroPoint = saturated((0 - lo / scale).rounded(.toNearestOrEven), (0, 255))
         let zero = Tensor(uncheckedShape: [], storage: .int64([zeroPoint]), dtype: .uint8)
         let parameters = try QuantizationParameters(scale: .scalar(scale), zeroPoint: zero, axis: 0, shape: x.shape, what: "y")
         return [parameters.quantize(v, shape: x.shape, to: .uint8), .scalar(scale), zero]

@@ -55,17 +55,38 @@ struct QuantizationParameters {
         let (lo, hi) = QuantizedType.range(type)
         var out = [Int64](repeating: 0, count: x.count)
         forEach(elements: x.count) { i, p in
-            out[i] = Int64(min(max((x[i] / scales[p]).rounded(.toNearestOrEven) + Float(zeroPoints[p]), lo), hi))
+            out[i] = saturated((x[i] / scales[p]).rounded(.toNearestOrEven) + Float(zeroPoints[p]), (lo, hi))
         }
         return Tensor(uncheckedShape: shape, storage: .int64(out), dtype: type)
     }
+}
+
+/// The one value of input `i` (a scale), as float32; throws unless it holds exactly one.
+func scalar(_ inputs: [Tensor?], _ i: Int) throws -> Float {
+    let t = required(inputs, i)
+    guard t.count == 1 else { throw OpError("input \(i) must hold one value (a scale), got shape \(t.shape)") }
+    return t.floats[0]
+}
+
+/// The one integer of zero point input `i` (0 when absent); throws unless it holds exactly one.
+func zeroPointScalar(_ inputs: [Tensor?], _ i: Int) throws -> Int64 {
+    guard let t = optional(inputs, i) else { return 0 }
+    guard t.count == 1 else { throw OpError("input \(i) must hold one value (a zero point), got shape \(t.shape)") }
+    return t.int64s[0]
 }
 
 /// An integer accumulator scaled to `type` as onnxruntime requantizes: round(acc · scale) (half
 /// to even, in float32) + zero point, saturated.
 @inline(__always)
 func requantize(_ acc: Double, scale: Float, zeroPoint: Int64, range: (lo: Float, hi: Float)) -> Int64 {
-    Int64(min(max((Float(acc) * scale).rounded(.toNearestOrEven) + Float(zeroPoint), range.lo), range.hi))
+    saturated((Float(acc) * scale).rounded(.toNearestOrEven) + Float(zeroPoint), range)
+}
+
+/// `v` clamped to `range` as an integer; NaN (a NaN input, a zero scale) becomes the range's
+/// low end, as onnxruntime's x86 kernels saturate it.
+@inline(__always)
+func saturated(_ v: Float, _ range: (lo: Float, hi: Float)) -> Int64 {
+    v.isNaN ? Int64(range.lo) : Int64(min(max(v, range.lo), range.hi))
 }
 
 /// The integers of `q` minus their zero point (one per tensor, or one per index of `axis`), as
