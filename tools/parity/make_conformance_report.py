@@ -7,9 +7,10 @@ One command regenerates everything from the repository root (after tools/setup-v
 It runs the ConformanceTests target (`swift test --filter BackendNodeTests`, needs Debian's
 libonnx-testdata) and, with --models, exports the architectures (tools/parity/export_architectures.py, ~12 min,
 3.8 GB under .build-models/), builds lafam in release mode and compares every model with onnxruntime
-(tools/parity/compare_architectures.py, ~8 min) and runs Grad-CAM on the full-size transformers against
-pytorch-grad-cam (tools/parity/transformer_gradcam_parity.py, ~6 min). Without --models it reuses
-.build-models/parity.md and .build-models/gradcam-parity.md.
+(tools/parity/compare_architectures.py, ~8 min), runs Grad-CAM on the full-size transformers against
+pytorch-grad-cam (tools/parity/transformer_gradcam_parity.py, ~6 min) and compares the quantized and
+float16 MobileNetV2 variants node by node (tools/parity/quantized_parity.py, ~2 min). Without --models it
+reuses .build-models/parity.md, .build-models/gradcam-parity.md and .build-models/quantized-parity.md.
 """
 
 import argparse
@@ -45,7 +46,8 @@ def main():
         python = sys.executable
         for cmd in ([python, "tools/parity/export_architectures.py"], ["swift", "build", "-c", "release"],
                     [python, "tools/parity/compare_architectures.py", "--markdown", ".build-models/parity.md"],
-                    [python, "tools/parity/transformer_gradcam_parity.py", "--markdown", ".build-models/gradcam-parity.md"]):
+                    [python, "tools/parity/transformer_gradcam_parity.py", "--markdown", ".build-models/gradcam-parity.md"],
+                    [python, "tools/parity/quantized_parity.py", "--markdown", ".build-models/quantized-parity.md"]):
             result = run(cmd)
             if result.returncode not in (0, 1):
                 sys.exit(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
@@ -54,6 +56,9 @@ def main():
     gradcam_path = os.path.join(ROOT, ".build-models", "gradcam-parity.md")
     gradcam = (open(gradcam_path).read().strip().split("\n", 1)[1].strip() if os.path.exists(gradcam_path)
                else "(not run: use --models)")
+
+    quantized_path = os.path.join(ROOT, ".build-models", "quantized-parity.md")
+    quantized = open(quantized_path).read().strip() if os.path.exists(quantized_path) else "(not run: use --models)"
 
     passed, failed, skipped = summary.groups()
     lines = [
@@ -92,6 +97,18 @@ def main():
         "## Grad-CAM on full-size transformers against pytorch-grad-cam",
         "",
         gradcam,
+        "",
+        "## Quantized and float16 models against onnxruntime",
+        "",
+        "The bundled MobileNetV2 quantized by onnxruntime's quantizer (QOperator, dynamic, QDQ with per-channel "
+        "weights) and converted to float16 (tools/fixtures/make_quantized_fixtures.py), every node output on the "
+        "four sample photos against onnxruntime without graph optimisations, the logits also against its optimised "
+        "run (tools/parity/quantized_parity.py). Integer tensors compared as integers (`taps --raw`). QOperator and "
+        "dynamic models compute their integer ops as onnxruntime does; a QDQ graph is float ops between quantizers, "
+        "where float rounding flips a few roundings and the flips grow through the network — onnxruntime's own "
+        "optimised and unoptimised runs differ as much (its own spread) and disagree on the rocket's class.",
+        "",
+        quantized,
         "",
     ]
     with open(os.path.join(ROOT, "CONFORMANCE.md"), "w") as f:

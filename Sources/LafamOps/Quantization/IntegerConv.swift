@@ -14,13 +14,7 @@ struct QLinearConv: Operator {
     init(_ node: NodeContext) throws { conv = try Conv(node) }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
-        let x = try required(inputs, 0, "x"), w = try required(inputs, 3, "w")
-        try expect(x, QuantizedType.operands, "x"); try expect(w, QuantizedType.operands, "w")
-        try expectScale(optional(inputs, 1), "x_scale"); try expectZeroPoint(optional(inputs, 2), matching: x.dtype, "x_zero_point")
-        try expectScale(optional(inputs, 4), "w_scale", perAxis: true); try expectZeroPoint(optional(inputs, 5), matching: w.dtype, "w_zero_point")
-        try expectScale(optional(inputs, 6), "y_scale")
-        let y = try required(inputs, 7, "y_zero_point")
-        try expect(y, QuantizedType.operands, "y_zero_point")
+        let (x, w, y) = try expectQLinearOperands(inputs, names: ("x", "w", "y"), perAxisB: true)
         if let b = optional(inputs, 8) { try expect(b, [.int32], "B"); try expectRank(b, 1, "B") }
         let float = try conv.infer([facts(.float32, x.shape), facts(.float32, w.shape)])
         return [facts(y.dtype, float[0].shape)]
@@ -39,9 +33,8 @@ struct QLinearConv: Operator {
         let wScales = required(inputs, 4).floats, m = w.shape[0]
         guard wScales.count == 1 || wScales.count == m else { throw OpError("w_scale has \(wScales.count) elements for \(m) output channels") }
         let scales = (0..<m).map { xScale * wScales[wScales.count == 1 ? 0 : $0] / yScale }
-        let plane = acc.shape.dropFirst(2).reduce(1, *), range = QuantizedType.range(yZero.dtype), zero = try zeroPointScalar(inputs, 7)
-        let out = acc.values.indices.map { requantize(acc.values[$0], scale: scales[($0 / plane) % m], zeroPoint: zero, range: range) }
-        return [Tensor(uncheckedShape: acc.shape, storage: .int64(out), dtype: yZero.dtype)]
+        let plane = acc.shape.dropFirst(2).reduce(1, *)
+        return [requantized(acc.values, shape: acc.shape, to: yZero.dtype, zeroPoint: try zeroPointScalar(inputs, 7)) { scales[($0 / plane) % m] }]
     }
 }
 

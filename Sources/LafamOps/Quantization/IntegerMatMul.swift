@@ -97,13 +97,7 @@ struct QLinearMatMul: Operator {
     var inputArity: ClosedRange<Int> { 8...8 }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
-        let a = try required(inputs, 0, "a"), b = try required(inputs, 3, "b")
-        try expect(a, QuantizedType.operands, "a"); try expect(b, QuantizedType.operands, "b")
-        try expectScale(optional(inputs, 1), "a_scale"); try expectZeroPoint(optional(inputs, 2), matching: a.dtype, "a_zero_point")
-        try expectScale(optional(inputs, 4), "b_scale", perAxis: true); try expectZeroPoint(optional(inputs, 5), matching: b.dtype, "b_zero_point")
-        try expectScale(optional(inputs, 6), "y_scale")
-        let y = try required(inputs, 7, "y_zero_point")
-        try expect(y, QuantizedType.operands, "y_zero_point")
+        let (a, b, y) = try expectQLinearOperands(inputs, names: ("a", "b", "y"), perAxisB: true)
         return [facts(y.dtype, try MatMul().infer([facts(.float32, a.shape), facts(.float32, b.shape)])[0].shape)]
     }
 
@@ -117,9 +111,7 @@ struct QLinearMatMul: Operator {
         let product = try IntegerProduct(a: required(inputs, 0), aZero: optional(inputs, 2), b: required(inputs, 3), bZero: optional(inputs, 5))
         let yZero = required(inputs, 7)
         let scales = try columnScales(try scalar(inputs, 1), bScale: required(inputs, 4), yScale: try scalar(inputs, 6), columns: product.n)
-        let acc = product.accumulate(), range = QuantizedType.range(yZero.dtype), zero = try zeroPointScalar(inputs, 7)
-        let out = acc.indices.map { requantize(acc[$0], scale: scales[$0 % product.n], zeroPoint: zero, range: range) }
-        return [Tensor(uncheckedShape: product.shape, storage: .int64(out), dtype: yZero.dtype)]
+        return [requantized(product.accumulate(), shape: product.shape, to: yZero.dtype, zeroPoint: try zeroPointScalar(inputs, 7)) { scales[$0 % product.n] }]
     }
 }
 
@@ -222,9 +214,7 @@ struct QGemm: Operator {
         guard let yZero else {
             return [Tensor(uncheckedShape: product.shape, floats: acc.indices.map { Float(acc[$0]) * scales[$0 % product.n] })]
         }
-        let range = QuantizedType.range(yZero.dtype), zero = try zeroPointScalar(inputs, 8)
-        let out = acc.indices.map { requantize(acc[$0], scale: scales[$0 % product.n], zeroPoint: zero, range: range) }
-        return [Tensor(uncheckedShape: product.shape, storage: .int64(out), dtype: yZero.dtype)]
+        return [requantized(acc, shape: product.shape, to: yZero.dtype, zeroPoint: try zeroPointScalar(inputs, 8)) { scales[$0 % product.n] }]
     }
 }
 

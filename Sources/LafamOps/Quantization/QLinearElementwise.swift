@@ -16,12 +16,8 @@ struct QLinearBinary: Operator {
     let isMul: Bool
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
-        let a = try required(inputs, 0, "A"), b = try required(inputs, 3, "B")
-        try expect(a, QuantizedType.operands, "A")
-        guard b.dtype == a.dtype else { throw OpError("B is \(b.dtype), A \(a.dtype): they must be one type") }
-        try expectScale(optional(inputs, 1), "A_scale"); try expectZeroPoint(optional(inputs, 2), matching: a.dtype, "A_zero_point")
-        try expectScale(optional(inputs, 4), "B_scale"); try expectZeroPoint(optional(inputs, 5), matching: a.dtype, "B_zero_point")
-        try expectScale(optional(inputs, 6), "C_scale"); try expectZeroPoint(optional(inputs, 7), matching: a.dtype, "C_zero_point")
+        let (a, b, c) = try expectQLinearOperands(inputs, names: ("A", "B", "C"), perAxisB: false)
+        guard b.dtype == a.dtype, c.dtype == a.dtype else { throw OpError("A, B and C are \(a.dtype), \(b.dtype) and \(c.dtype): they must be one type") }
         guard let sa = a.shape, let sb = b.shape else { return [facts(a.dtype, nil)] }
         return [facts(a.dtype, try broadcast(sa, sb))]
     }

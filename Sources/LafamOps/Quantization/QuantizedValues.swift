@@ -117,6 +117,30 @@ func dgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                 blasint(m), blasint(n), blasint(k), 1, a, blasint(lda), b, blasint(ldb), 0, c, blasint(ldc))
 }
 
+/// Checks the inputs of an op laid out as QLinearConv's and QLinearMatMul's — a, a_scale,
+/// a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point — with b's parameters per tensor
+/// or (when `perAxisB`) per axis; returns the facts of a, b and y_zero_point.
+func expectQLinearOperands(_ inputs: [ValueFacts?], names: (a: String, b: String, y: String), perAxisB: Bool) throws
+    -> (a: ValueFacts, b: ValueFacts, y: ValueFacts) {
+    let a = try required(inputs, 0, names.a), b = try required(inputs, 3, names.b)
+    try expect(a, QuantizedType.operands, names.a); try expect(b, QuantizedType.operands, names.b)
+    try expectScale(optional(inputs, 1), names.a + "_scale"); try expectZeroPoint(optional(inputs, 2), matching: a.dtype, names.a + "_zero_point")
+    try expectScale(optional(inputs, 4), names.b + "_scale", perAxis: perAxisB)
+    try expectZeroPoint(optional(inputs, 5), matching: b.dtype, names.b + "_zero_point")
+    try expectScale(optional(inputs, 6), names.y + "_scale")
+    let y = try required(inputs, 7, names.y + "_zero_point")
+    try expect(y, QuantizedType.operands, names.y + "_zero_point")
+    return (a, b, y)
+}
+
+/// Integer accumulators of `shape` requantized to `type` (`requantize`), element i scaled by
+/// `scale(i)`.
+func requantized(_ acc: [Double], shape: [Int], to type: DType, zeroPoint: Int64, scale: (Int) -> Float) -> Tensor {
+    let range = QuantizedType.range(type)
+    let out = acc.indices.map { requantize(acc[$0], scale: scale($0), zeroPoint: zeroPoint, range: range) }
+    return Tensor(uncheckedShape: shape, storage: .int64(out), dtype: type)
+}
+
 /// Checks a scale input: float32 with one element, or (when `perAxis`) a 1-D vector.
 func expectScale(_ f: ValueFacts?, _ what: String, perAxis: Bool = false) throws {
     guard let f else { throw OpError("missing required input \(what)") }
