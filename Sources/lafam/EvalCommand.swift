@@ -35,6 +35,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Evaluate at most this many images (after sharding).") var limit: Int?
     @Option(help: "Masks for --method relax (default 2048).") var relaxMasks: Int?
     @Flag(help: "Join the results files given as arguments into --output and summarise them.") var merge = false
+    @Option(help: ArgumentHelp("Another model of the same input (--model's int8 or float16 deployment, say): also measure, per image and method, how much its maps agree with --model's (Spearman, top-10% overlap, top class) into <output>.compare.csv, summarised.", valueName: "model"))
+    var compare: String?
     @Argument(help: "Results files to merge (with --merge).") var files: [String] = []
     @OptionGroup var preprocess: PreprocessingOptions
     @OptionGroup var execution: ExecutionOptions
@@ -80,17 +82,28 @@ struct EvalCommand: ParsableCommand {
                     do { try thumbnails.add(scored, preprocessing: preprocessing) } catch { thumbnailError = error }
                 }
             }
+            let other = try compare.map { try execution.model($0) }
+            let comparisonPath = (output as NSString).deletingPathExtension + ".compare.csv"
+            if other != nil { try checkWritable(comparisonPath) }
             let progress = ProgressBar.onTerminal(label: "eval", unit: "images")
-            var rows = done
+            var rows = done, comparisons: [ComparisonRow] = []
             for (n, item) in items.enumerated() {
                 let new = try evaluation.evaluate(item, skip: skip)
                 try ResultsFile.append(new, to: output)
                 rows += new
+                if let other { comparisons += try evaluation.compare(item, with: other) }
                 progress?(n + 1, items.count)
             }
             if !json { print("\(items.count) images, \(rows.count) rows in \(output) (\(rows.count - done.count) new)") }
+            if other != nil, let compare {
+                try ComparisonFile.write(comparisons, to: comparisonPath)
+                if !json {
+                    print(ComparisonFile.markdown(comparisons, models: ((modelPath as NSString).lastPathComponent, (compare as NSString).lastPathComponent)))
+                    print("comparison → \(comparisonPath)")
+                }
+            }
             if let thumbnailError { throw thumbnailError }
-            try report(rows)
+            try report(rows, comparisons: comparisons)
             if let htmlPath {
                 let page = thumbnails.html(rows: rows, title: "lafam eval — \((modelPath as NSString).lastPathComponent)", lines: [
                     "model \(modelPath)", "dataset \(dataset ?? listFile ?? ""), \(items.count) images, results \(output)",
@@ -103,6 +116,7 @@ struct EvalCommand: ParsableCommand {
             if let maskClass { options["maskClass"] = maskClass }
             if let shard { options["shard"] = shard }
             if let limit { options["limit"] = limit }
+            if let compare { options["compare"] = compare; options["comparison"] = comparisonPath }
             var run: [String: Any] = ["command": "eval", "lafamVersion": lafamVersion, "model": modelDescription(m, path: modelPath),
                                       "date": ISO8601DateFormatter().string(from: Date()), "options": options,
                                       "dataset": dataset ?? listFile ?? "", "images": items.count, "results": output]
@@ -135,14 +149,23 @@ struct EvalCommand: ParsableCommand {
         try report(rows)
     }
 
-    private func report(_ rows: [ResultRow]) throws {
+    /// Prints (and with --markdown writes) the summary; `comparisons` are --compare's rows.
+    private func report(_ rows: [ResultRow], comparisons: [ComparisonRow] = []) throws {
         let summary = ResultsSummary(rows)
         let table = summary.markdown + "\n\nIn the paper's layout (means × 100):\n\n" + summary.paperMarkdown
         if json {
-            print(try jsonText(["rows": rows.count, "results": output, "groups": summary.groups.map { g -> [String: Any] in
+            var object: [String: Any] = ["rows": rows.count, "results": output, "groups": summary.groups.map { g -> [String: Any] in
                 ["method": g.method, "node": g.node, "images": g.images, "seconds": g.seconds,
                  "metrics": g.cells.mapValues { ["mean": $0.mean, "halfWidth95": $0.halfWidth, "count": $0.count, "undefined": $0.undefined] }]
-            }]))
+            }]
+            if let compare, !comparisons.isEmpty {
+                object["comparison"] = ["model": compare, "results": (output as NSString).deletingPathExtension + ".compare.csv",
+                                        "methods": ComparisonFile.summary(comparisons).map { s -> [String: Any] in
+                    ["method": s.method, "images": s.images, "spearman": ["mean": s.spearman.0, "halfWidth95": s.spearman.1, "undefined": s.undefined],
+                     "topOverlap": ["mean": s.topOverlap.0, "halfWidth95": s.topOverlap.1], "topClassAgreement": s.topClassAgreement ?? NSNull()]
+                }]
+            }
+            print(try jsonText(object))
         } else {
             print(table)
         }

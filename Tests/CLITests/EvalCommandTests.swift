@@ -10,6 +10,30 @@ import XCTest
 final class EvalCommandTests: CLITestCase {
     func makeDataset() throws -> String { try makeEvalDataset(in: try temporaryFolder()) }
 
+    /// --compare: per image and method, the agreement with a second model (here the bundled
+    /// model's int8 QOperator deployment) in <output>.compare.csv and the summary.
+    func testEvalComparesTwoModels() throws {
+        let data = try makeDataset()
+        let out = data + "/results.csv"
+        let r = try lafam(["eval", "--dataset", data, "--method", "gradcam", "--method", "lafam", "--output", out, "--json",
+                           "--compare", Fixtures.path("quantized/mobilenet_v2.qoperator.onnx")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let comparison = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["comparison"] as! [String: Any]
+        let methods = comparison["methods"] as! [[String: Any]]
+        XCTAssertEqual(methods.map { $0["method"] as? String }, ["gradcam", "lafam"])
+        for m in methods {
+            XCTAssertEqual(m["images"] as? Int, 3)
+            XCTAssertGreaterThan((m["spearman"] as! [String: Any])["mean"] as! Double, 0.8)
+            XCTAssertEqual(m["topClassAgreement"] as? Double ?? 0, 2.0 / 3, accuracy: 1e-9, "int8 turns chelsea's Egyptian cat into a tiger cat")
+        }
+        let csv = try String(contentsOfFile: data + "/results.compare.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.first, "image,method,spearman,top10_overlap,top_class,other_top_class")
+        XCTAssertEqual(csv.count, 7)
+        let again = try lafam(["eval", "--dataset", data, "--output", out, "--compare", Fixtures.path("quantized/mobilenet_v2.qoperator.onnx")])
+        XCTAssertEqual(again.status, 1, "the comparison file exists: refused without --overwrite")
+        XCTAssertTrue(again.stderr.contains("results.compare.csv' already exists"), again.stderr)
+    }
+
     func testEvalWritesRowsResumesShardsAndMerges() throws {
         let data = try makeDataset()
         let out = data + "/results.csv"
