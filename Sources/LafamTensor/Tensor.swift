@@ -329,7 +329,12 @@ public struct Tensor: Sendable {
             return Tensor(uncheckedShape: shape, storage: .int64(wrap.map { a.map($0) } ?? a), dtype: target)
         case .float(let a):
             switch target {
-            case .float16: return Tensor(uncheckedShape: shape, storage: .float(a.map { Float(Float16($0)) }), dtype: target)
+            case .float16:
+                let rounded = [Float](unsafeUninitializedCapacity: a.count) { out, count in
+                    a.withUnsafeBufferPointer { src in for i in src.indices { out[i] = roundedToHalf(src[i]) } }
+                    count = a.count
+                }
+                return Tensor(uncheckedShape: shape, storage: .float(rounded), dtype: target)
             case .bfloat16: return Tensor(uncheckedShape: shape, storage: .float(a.map(roundedToBFloat16)), dtype: target)
             default: return Tensor(uncheckedShape: shape, storage: storage, dtype: target)
             }
@@ -350,7 +355,26 @@ public struct Tensor: Sendable {
     }
 }
 
-/// `v` rounded to the nearest bfloat16 (ties to even; NaN stays NaN).
+/// `v` rounded to the nearest float16 (ties to even; NaN stays NaN, ±65520 and beyond become ±∞),
+/// as Float(Float16(v)).
+@inline(__always)
+package func roundedToHalf(_ v: Float) -> Float {
+    // Float(Float16(v)) is a library call per element on x86 (no F16C in Swift's codegen): this
+    // is the same rounding in a few integer operations.
+    let magnitude = abs(v)
+    guard magnitude < 65520 else { return v.isNaN ? v : (v < 0 ? -.infinity : .infinity) }  // rounds past half's largest
+    if magnitude < 0x1p-14 {
+        // Half's subnormals: multiples of 2⁻²⁴. Adding 0.75 (whose float32 ulp is 2⁻²⁴) rounds
+        // the magnitude to one, half to even, in the hardware's rounding, with no call to rintf.
+        let rounded = (magnitude + 0.75) - 0.75
+        return v.sign == .minus ? -rounded : rounded
+    }
+    // 10 of float32's 23 mantissa bits kept, the 13 below rounded half to even.
+    let bits = v.bitPattern
+    return Float(bitPattern: (bits &+ 0xFFF &+ ((bits >> 13) & 1)) & ~0x1FFF)
+}
+
+/// `v` rounded to the nearest bfloat16 (half to even), NaN kept.
 package func roundedToBFloat16(_ v: Float) -> Float {
     if v.isNaN { return v }
     let bits = v.bitPattern

@@ -28,6 +28,22 @@ final class ElementTypeTests: XCTestCase {
         XCTAssertEqual(try justBelow.converted(to: .bfloat16).floats, [Float(bitPattern: 0x3F81_0000)])
     }
 
+    /// lafam's float16 rounding (integer operations, not a library call per element) equals
+    /// Swift's Float16 conversion: checked on all 2³² patterns once (tools: a loop over every
+    /// pattern, 0 mismatches), here on every 4099th pattern and the edges.
+    func testFloat16RoundingEqualsFloat16Conversion() {
+        var patterns: [UInt32] = [0, 0x8000_0000, 0x3880_0000, 0x387F_FFFF, 0x3380_0000, 0x3300_0000, 0x477F_E000, 0x477F_F000,
+                                  0x477F_EFFF, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000]
+        var p: UInt32 = 0
+        while p < UInt32.max - 4099 { patterns.append(p); p += 4099 }
+        let values = patterns.map { Float(bitPattern: $0) }
+        let rounded = Tensor(uncheckedShape: [values.count], floats: values).conformed(to: .float16).floats
+        for (v, r) in zip(values, rounded) {
+            let expected = Float(Float16(v))
+            XCTAssertTrue(r.bitPattern == expected.bitPattern || (r.isNaN && expected.isNaN), "\(v.bitPattern): \(r) vs \(expected)")
+        }
+    }
+
     func testCastMatrix() throws {
         let f = Tensor(uncheckedShape: [4], floats: [-2.7, 2.7, 300, .nan])
         XCTAssertEqual(try f.converted(to: .int32).int64s, [-2, 2, 300, 0])
