@@ -101,6 +101,40 @@ final class QuantizedModelTests: XCTestCase {
         }
     }
 
+    /// A quantized transformer (tiny ViT: DynamicQuantizeLinear, MatMulInteger; QDQ) and detector
+    /// (YOLO-style: also QOperator with QLinearSigmoid, QLinearMul, QLinearConcat, QLinearAdd)
+    /// against onnxruntime; the int8 detector still decodes its detections and explains them.
+    func testQuantizedTransformerAndDetector() throws {
+        for (stem, kinds) in [("tiny_vit", ["dynamic", "qdq"]), ("torch_detector", ["dynamic", "qdq", "qoperator"])] {
+            let x = try Fixtures.tensor("models/\(stem).input_0.npy")
+            for kind in kinds {
+                let m = try Model(path: Fixtures.path("quantized/\(stem).\(kind).onnx"), options: ModelOptions(threads: 1))
+                let output = try XCTUnwrap(try m.run(x).outputs[m.outputs[0].name]).floatValues()
+                let optimised = try Fixtures.tensor("quantized/\(stem).\(kind).output.npy").floatValues()
+                let plain = try Fixtures.tensor("quantized/\(stem).\(kind).output.unoptimised.npy").floatValues()
+                let bar = max(kind == "qdq" ? 2 * maxAbsDifference(optimised, plain) : 0, 1e-5 * max(1, optimised.map(abs).max()!))
+                XCTAssertLessThanOrEqual(maxAbsDifference(output, plain), bar, "\(stem).\(kind)")
+            }
+        }
+        let detector = try Model(path: Fixtures.path("quantized/torch_detector.qoperator.onnx"), options: ModelOptions(threads: 1))
+        let head = try XCTUnwrap(detector.detectionHead)
+        let x = try Fixtures.tensor("models/torch_detector.input_0.npy")
+        let found = try head.decode(try detector.run(x).outputs[head.output]!, scoreThreshold: 0)
+        XCTAssertEqual(found.map { $0[0].classIndex }, [0, 0], "the float detector's best classes (DetectionTests)")
+        let goal = try detector.gradientTarget(for: .detection(head: head, detections: found.map { $0[0] }), input: x)
+        // The body's last map, which the head's QLinearConv reads (uint8, explained as its real values).
+        let g = detector.graph
+        let body = try XCTUnwrap(g.nodes.last { $0.opType == "QLinearConv" }?.inputs[0])
+        let e = try GradCAM(.gradcam, target: goal.target).explain(x, model: detector, target: g.values[body].name)
+        let float = try Model(path: Fixtures.path("models/torch_detector.onnx"), options: ModelOptions(threads: 1))
+        let reference = try GradCAM(.gradcam, target: goal.target).explain(x, model: float, target: "/body/body.3/Relu_output_0")
+        for image in 0..<2 {
+            let range = (image * 256)..<((image + 1) * 256)
+            let agreement = try MapAgreement(Array(try e.raw.floatValues()[range]), Array(try reference.raw.floatValues()[range]))
+            XCTAssertGreaterThan(agreement.spearman, 0.9, "int8 detection \(image)'s Grad-CAM against the float detector's")
+        }
+    }
+
     func testMapAgreement() throws {
         let a = try MapAgreement([1, 2, 3, 4], [1, 3, 2, 4], fraction: 0.5)
         XCTAssertEqual(a.spearman, 0.8, accuracy: 1e-12)

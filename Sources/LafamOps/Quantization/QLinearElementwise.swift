@@ -222,3 +222,55 @@ extension QLinearConcat: Differentiable {
 
 /// The zero point input at `i` as an integer (0 when absent).
 private func zeroPoint(_ inputs: [Tensor?], _ i: Int) -> Int64 { optional(inputs, i)?.int64s.first ?? 0 }
+
+/// com.microsoft QLinearSigmoid and QLinearLeakyRelu: the activation on the real values,
+/// requantized, as onnxruntime computes it — a table over the 256 integers of X: entry q is
+/// QuantizeLinear(f(DequantizeLinear(q))) with Y's scale and zero point.
+struct QLinearUnary: Operator {
+    var inputArity: ClosedRange<Int> { 4...5 }
+
+    /// The float activation (Sigmoid, or LeakyRelu with the node's alpha).
+    let activation: any Activation
+
+    func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
+        let x = try required(inputs, 0, "X")
+        try expect(x, QuantizedType.operands, "X")
+        try expectScale(optional(inputs, 1), "X_scale"); try expectZeroPoint(optional(inputs, 2), matching: x.dtype, "X_zero_point")
+        try expectScale(optional(inputs, 3), "Y_scale"); try expectZeroPoint(optional(inputs, 4), matching: x.dtype, "Y_zero_point")
+        return [facts(x.dtype, x.shape)]
+    }
+
+    func batchBehaviour(_ inputs: [ValueFacts?], carryingBatch: [Bool]) -> BatchBehaviour {
+        carryingBatch.dropFirst().contains(true) ? .mixesImages : .perImage
+    }
+
+    func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { .pointwise }
+
+    func outputQuantization(_ k: Int) -> QuantizationSource? { .inputs(scale: 3, zeroPoint: 4, axis: 1) }
+
+    /// The real value each integer of X's type stands for, from its lowest.
+    private func realValues(_ inputs: [Tensor?], type: DType) throws -> [Float] {
+        let (lo, hi) = QuantizedType.range(type)
+        let (scale, zero) = (try scalar(inputs, 1), try zeroPointScalar(inputs, 2))
+        return (Int64(lo)...Int64(hi)).map { Float($0 - zero) * scale }
+    }
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = required(inputs, 0), low = Int64(QuantizedType.range(x.dtype).lo)
+        let target = try QuantizationParameters(scale: .scalar(try scalar(inputs, 3)), zeroPoint: optional(inputs, 4), axis: 0, shape: [], what: "Y")
+        let table = target.quantize(try realValues(inputs, type: x.dtype).map { activation($0) }, shape: [256], to: x.dtype).int64s
+        return [Tensor(uncheckedShape: x.shape, storage: .int64(x.int64s.map { table[Int($0 - low)] }), dtype: x.dtype)]
+    }
+}
+
+extension QLinearUnary: Differentiable {
+    /// Integers read as numbers: dL/dx = dL/dy · f′(x's real value) · x_s / y_s.
+    func backward(_ inputs: [Tensor?], outputs: [Tensor], gradients: [Tensor?], wanted: [Bool]) throws -> [Tensor?] {
+        guard wanted[0], let g = gradients[0] else { return wanted.map { _ in nil } }
+        let x = required(inputs, 0), low = Int64(QuantizedType.range(x.dtype).lo)
+        let real = try realValues(inputs, type: x.dtype), factor = try scalar(inputs, 1) / scalar(inputs, 3)
+        let slope = real.map { activation.gradient(x: $0, y: activation($0), dy: 1) * factor }
+        let gv = g.floats, xv = x.int64s
+        return [Tensor(uncheckedShape: x.shape, floats: gv.indices.map { gv[$0] * slope[Int(xv[$0] - low)] })] + wanted.dropFirst().map { _ in nil }
+    }
+}

@@ -96,5 +96,7 @@ extension OperatorRegistry {
         register("QLinearGlobalAveragePool", domain: "com.microsoft") { try QLinearGlobalAveragePool($0) }
         register("QLinearConcat", domain: "com.microsoft") { try QLinearConcat($0) }
         register("QGemm", domain: "com.microsoft") { try QGemm($0) }
+        register("QLinearSigmoid", domain: "com.microsoft") { _ in QLinearUnary(activation: Sigmoid()) }
+        register("QLinearLeakyRelu", domain: "com.microsoft") { QLinearUnary(activation: LeakyRelu(alpha: try $0.float("alpha", default: 0.01))) }
     }
 }
