@@ -10,8 +10,15 @@ struct QLinearConv: Operator {
 
     /// The float convolution of the same attributes: its geometry, shape rule and gradient.
     let conv: Conv
+    /// Constant weights centred once, for a specialised graph.
+    let weights: CentredWeights?
 
-    init(_ node: NodeContext) throws { conv = try Conv(node) }
+    init(_ node: NodeContext) throws { (conv, weights) = (try Conv(node), nil) }
+    private init(_ conv: Conv, weights: CentredWeights?) { (self.conv, self.weights) = (conv, weights) }
+
+    func specialized(for inputs: [ValueFacts?]) throws -> any Operator {
+        QLinearConv(conv, weights: try CentredWeights(optional(inputs, 3), zeroPoint: optional(inputs, 5)))
+    }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let (x, w, y) = try expectQLinearOperands(inputs, names: ("x", "w", "y"), perAxisB: true)
@@ -28,13 +35,13 @@ struct QLinearConv: Operator {
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = required(inputs, 0), w = required(inputs, 3), yZero = required(inputs, 7)
-        let acc = try integerConvolution(conv, x: x, xZero: optional(inputs, 2), w: w, wZero: optional(inputs, 5), bias: optional(inputs, 8))
+        let acc = try integerConvolution(conv, x: x, xZero: optional(inputs, 2), w: w, wZero: optional(inputs, 5), bias: optional(inputs, 8), prepared: weights)
         let xScale = try scalar(inputs, 1), yScale = try scalar(inputs, 6)
         let wScales = required(inputs, 4).floats, m = w.shape[0]
         guard wScales.count == 1 || wScales.count == m else { throw OpError("w_scale has \(wScales.count) elements for \(m) output channels") }
         let scales = (0..<m).map { xScale * wScales[wScales.count == 1 ? 0 : $0] / yScale }
         let plane = acc.shape.dropFirst(2).reduce(1, *)
-        return [requantized(acc.values, shape: acc.shape, to: yZero.dtype, zeroPoint: try zeroPointScalar(inputs, 7)) { scales[($0 / plane) % m] }]
+        return [requantized(acc.values, shape: acc.shape, to: yZero.dtype, zeroPoint: try zeroPointScalar(inputs, 7), scales: scales, run: plane)]
     }
 }
 
@@ -61,8 +68,15 @@ struct ConvInteger: Operator {
     var inputArity: ClosedRange<Int> { 2...4 }
 
     let conv: Conv
+    /// Constant weights centred once, for a specialised graph.
+    let weights: CentredWeights?
 
-    init(_ node: NodeContext) throws { conv = try Conv(node) }
+    init(_ node: NodeContext) throws { (conv, weights) = (try Conv(node), nil) }
+    private init(_ conv: Conv, weights: CentredWeights?) { (self.conv, self.weights) = (conv, weights) }
+
+    func specialized(for inputs: [ValueFacts?]) throws -> any Operator {
+        ConvInteger(conv, weights: try CentredWeights(optional(inputs, 1), zeroPoint: optional(inputs, 3)))
+    }
 
     func infer(_ inputs: [ValueFacts?]) throws -> [ValueFacts] {
         let x = try required(inputs, 0, "x"), w = try required(inputs, 1, "w")
@@ -78,7 +92,8 @@ struct ConvInteger: Operator {
     func spatialReach(_ inputs: [ValueFacts?]) -> SpatialReach { conv.spatialReach([inputs[0], optional(inputs, 1)]) }
 
     func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let acc = try integerConvolution(conv, x: required(inputs, 0), xZero: optional(inputs, 2), w: required(inputs, 1), wZero: optional(inputs, 3), bias: nil)
+        let acc = try integerConvolution(conv, x: required(inputs, 0), xZero: optional(inputs, 2), w: required(inputs, 1), wZero: optional(inputs, 3), bias: nil,
+                                         prepared: weights)
         return [Tensor(uncheckedShape: acc.shape, storage: .int64(acc.values.map { Int64($0) }), dtype: .int32)]
     }
 }
@@ -94,16 +109,43 @@ extension ConvInteger: Differentiable {
 }
 
 /// The accumulators Σ (x − x_zp)(w − w_zp) (+ bias) of an integer convolution with `conv`'s
-/// window, exactly: the centred values are small integers, held as float32 for the column
-/// matrix and multiplied as float64 (exact below 2⁵³).
-private func integerConvolution(_ conv: Conv, x: Tensor, xZero: Tensor?, w: Tensor, wZero: Tensor?, bias: Tensor?) throws -> (shape: [Int], values: [Double]) {
+/// window, exactly: the centred values are small integers, multiplied in float32 where no sum
+/// can leave its exact range, else in float64.
+private func integerConvolution(_ conv: Conv, x: Tensor, xZero: Tensor?, w: Tensor, wZero: Tensor?, bias: Tensor?,
+                                prepared: CentredWeights?) throws -> (shape: [Int], values: [Double]) {
     let g = try conv.geometry(input: x.shape, weight: w.shape)
-    let v = g.v, n = x.shape[0], (inCount, outCount) = (v.inputCount, v.outputCount)
-    let k = g.cg * v.kernelCount, mg = g.outputsPerGroup
+    let v = g.v, n = x.shape[0], outCount = v.outputCount
     guard xZero.map({ $0.count == 1 }) ?? true else { throw OpError("x_zero_point must be one value, got \(xZero!.shape)") }
     let xs = try centred(x, zeroPoint: xZero, axis: 1, what: "x").map(Float.init)
-    let ws = try centred(w, zeroPoint: wZero, axis: 0, what: "w")
+    let weights = try prepared ?? CentredWeights(w, zeroPoint: wZero)
     if let bias, bias.count != g.m { throw OpError("B has \(bias.count) elements for \(g.m) output channels") }
+    var out: [Double]
+    // When no sum can reach 2²⁴ (max |x| · max over output channels of Σ|w| below it bounds every
+    // partial sum), float32 holds every one exactly: the float convolution — its fast kernels,
+    // never Winograd, whose transforms are not exact — computes the same integers.
+    let largestX = xs.reduce(Float(0)) { max($0, abs($1)) }
+    if Double(largestX) * weights.largestRow < 0x1p24 {
+        let y = try conv.run([Tensor(uncheckedShape: x.shape, floats: xs), Tensor(uncheckedShape: w.shape, floats: weights.values)])[0]
+        out = y.floats.map(Double.init)
+    } else {
+        out = try exactConvolution(g, images: n, x: xs, w: weights.values.map(Double.init))
+    }
+    if let bias {
+        let bv = bias.int64s
+        out.withUnsafeMutableBufferPointer { o in
+            for plane in 0..<(n * g.m) {
+                let b = Double(bv[plane % g.m])
+                for i in (plane * outCount)..<((plane + 1) * outCount) { o[i] += b }
+            }
+        }
+    }
+    return ([n, g.m] + Array(v.out.suffix(x.rank - 2)), out)
+}
+
+/// Σ x·w over each window in float64 (exact below 2⁵³): im2col per image and group, then DGEMM.
+private func exactConvolution(_ g: ConvGeometry, images n: Int, x xs: [Float], w ws: [Double]) throws -> [Double] {
+    let v = g.v, (inCount, outCount) = (v.inputCount, v.outputCount)
+    let k = g.cg * v.kernelCount, mg = g.outputsPerGroup
     try MemoryBudget.current.check(count: k * outCount, width: 12, for: "the column matrix of an integer convolution")
     var out = [Double](repeating: 0, count: n * g.m * outCount)
     let colF = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k * outCount))
@@ -123,11 +165,7 @@ private func integerConvolution(_ conv: Conv, x: Tensor, xZero: Tensor?, w: Tens
             }
         }
     }
-    if let bias {
-        let bv = bias.int64s
-        for i in out.indices { out[i] += Double(bv[(i / outCount) % g.m]) }
-    }
-    return ([n, g.m] + Array(v.out.suffix(x.rank - 2)), out)
+    return out
 }
 
 /// dL/dx of an integer convolution with `conv`'s window: the float convolution's input
@@ -136,4 +174,26 @@ private func inputGradient(_ conv: Conv, x: Tensor, w: Tensor, wZero: Tensor?, d
     let weights = Tensor(uncheckedShape: w.shape, floats: try centred(w, zeroPoint: wZero, axis: 0, what: "w").map(Float.init))
     let values = Tensor(uncheckedShape: x.shape, floats: x.int64s.map(Float.init))
     return try conv.backward([values, weights], outputs: [], gradients: [dy], wanted: [true, false])[0]
+}
+
+/// A convolution's weights w − w_zp as float32 (small integers, exact), and the largest sum of
+/// their magnitudes over one output channel, which bounds the accumulators.
+struct CentredWeights: Sendable {
+    let values: [Float]
+    let largestRow: Double
+
+    init(_ w: Tensor, zeroPoint: Tensor?) throws {
+        let centredValues = try centred(w, zeroPoint: zeroPoint, axis: 0, what: "w")
+        let row = max(1, w.shape.dropFirst().reduce(1, *))
+        values = centredValues.map(Float.init)
+        largestRow = stride(from: 0, to: centredValues.count, by: row).map { start in
+            centredValues[start..<min(start + row, centredValues.count)].reduce(0) { $0 + abs($1) }
+        }.max() ?? 0
+    }
+
+    /// The weights of facts `w` when they and their zero point are constants; nil otherwise.
+    init?(_ w: ValueFacts?, zeroPoint: ValueFacts?) throws {
+        guard let weights = w?.constant, zeroPoint == nil || zeroPoint?.constant != nil else { return nil }
+        try self.init(weights, zeroPoint: zeroPoint?.constant)
+    }
 }

@@ -111,7 +111,7 @@ struct QLinearMatMul: Operator {
         let product = try IntegerProduct(a: required(inputs, 0), aZero: optional(inputs, 2), b: required(inputs, 3), bZero: optional(inputs, 5))
         let yZero = required(inputs, 7)
         let scales = try columnScales(try scalar(inputs, 1), bScale: required(inputs, 4), yScale: try scalar(inputs, 6), columns: product.n)
-        return [requantized(product.accumulate(), shape: product.shape, to: yZero.dtype, zeroPoint: try zeroPointScalar(inputs, 7)) { scales[$0 % product.n] }]
+        return [requantized(product.accumulate(), shape: product.shape, to: yZero.dtype, zeroPoint: try zeroPointScalar(inputs, 7), scales: scales, run: 1)]
     }
 }
 
@@ -214,7 +214,7 @@ struct QGemm: Operator {
         guard let yZero else {
             return [Tensor(uncheckedShape: product.shape, floats: acc.indices.map { Float(acc[$0]) * scales[$0 % product.n] })]
         }
-        return [requantized(acc, shape: product.shape, to: yZero.dtype, zeroPoint: try zeroPointScalar(inputs, 8)) { scales[$0 % product.n] }]
+        return [requantized(acc, shape: product.shape, to: yZero.dtype, zeroPoint: try zeroPointScalar(inputs, 8), scales: scales, run: 1)]
     }
 }
 

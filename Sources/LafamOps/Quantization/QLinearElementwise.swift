@@ -44,18 +44,18 @@ struct QLinearBinary: Operator {
         let scaled: [Float]
         if isMul {
             let av = a.int64s.map { Float($0 - za) }, bv = b.int64s.map { Float($0 - zb) }
-            scaled = broadcastMap(av, a.shape, bv, b.shape, shape) { fa * $0 * $1 }.map { $0.rounded(.toNearestOrEven) + Float(zc) }
+            scaled = broadcastMap(av, a.shape, bv, b.shape, shape) { fa * $0 * $1 }.map { roundedHalfEven($0) + Float(zc) }
         } else {
             var fixed = Float(zc) - (fa * Float(za) + fb * Float(zb))
             let av = a.int64s.map(Float.init), bv = b.int64s.map(Float.init)
             if a.count == 1 {
                 fixed += av[0] * fa
-                scaled = bv.map { fixed.addingProduct($0, fb).rounded(.toNearestOrEven) }
+                scaled = bv.map { roundedHalfEven(fixed.addingProduct($0, fb)) }
             } else if b.count == 1 {
                 fixed += bv[0] * fb
-                scaled = av.map { fixed.addingProduct($0, fa).rounded(.toNearestOrEven) }
+                scaled = av.map { roundedHalfEven(fixed.addingProduct($0, fa)) }
             } else {
-                scaled = broadcastMap(av, a.shape, bv, b.shape, shape) { x, y in fixed.addingProduct(y, fb).addingProduct(x, fa) }.map { $0.rounded(.toNearestOrEven) }
+                scaled = broadcastMap(av, a.shape, bv, b.shape, shape) { x, y in fixed.addingProduct(y, fb).addingProduct(x, fa) }.map(roundedHalfEven)
             }
         }
         let out = scaled.map { saturated($0, range) }

@@ -55,7 +55,7 @@ struct QuantizationParameters {
         let (lo, hi) = QuantizedType.range(type)
         var out = [Int64](repeating: 0, count: x.count)
         forEach(elements: x.count) { i, p in
-            out[i] = saturated((x[i] / scales[p]).rounded(.toNearestOrEven) + Float(zeroPoints[p]), (lo, hi))
+            out[i] = saturated(roundedHalfEven(x[i] / scales[p]) + Float(zeroPoints[p]), (lo, hi))
         }
         return Tensor(uncheckedShape: shape, storage: .int64(out), dtype: type)
     }
@@ -79,7 +79,7 @@ func zeroPointScalar(_ inputs: [Tensor?], _ i: Int) throws -> Int64 {
 /// to even, in float32) + zero point, saturated.
 @inline(__always)
 func requantize(_ acc: Double, scale: Float, zeroPoint: Int64, range: (lo: Float, hi: Float)) -> Int64 {
-    saturated((Float(acc) * scale).rounded(.toNearestOrEven) + Float(zeroPoint), range)
+    saturated(roundedHalfEven(Float(acc) * scale) + Float(zeroPoint), range)
 }
 
 /// `v` clamped to `range` as an integer; NaN (a NaN input, a zero scale) becomes the range's
@@ -87,6 +87,15 @@ func requantize(_ acc: Double, scale: Float, zeroPoint: Int64, range: (lo: Float
 @inline(__always)
 func saturated(_ v: Float, _ range: (lo: Float, hi: Float)) -> Int64 {
     v.isNaN ? Int64(range.lo) : Int64(min(max(v, range.lo), range.hi))
+}
+
+/// `v` rounded half to even as `rounded(.toNearestOrEven)` does, without its call to rintf:
+/// adding and taking away 1.5 · 2²³ rounds in the hardware's rounding mode. Magnitudes beyond
+/// 2²² are clamped there first (every quantized type's range lies far inside).
+@inline(__always)
+func roundedHalfEven(_ v: Float) -> Float {
+    let clamped = min(max(v, -0x1p22), 0x1p22)
+    return (clamped + 0x1.8p23) - 0x1.8p23
 }
 
 /// The integers of `q` minus their zero point (one per tensor, or one per index of `axis`), as
@@ -133,11 +142,22 @@ func expectQLinearOperands(_ inputs: [ValueFacts?], names: (a: String, b: String
     return (a, b, y)
 }
 
-/// Integer accumulators of `shape` requantized to `type` (`requantize`), element i scaled by
-/// `scale(i)`.
-func requantized(_ acc: [Double], shape: [Int], to type: DType, zeroPoint: Int64, scale: (Int) -> Float) -> Tensor {
+/// Integer accumulators of `shape` requantized to `type` (`requantize`): runs of `run` elements
+/// share a scale, run j taking `scales[j mod scales.count]` (a conv's output channels: runs of
+/// a plane; a matrix product's columns: runs of 1).
+func requantized(_ acc: [Double], shape: [Int], to type: DType, zeroPoint: Int64, scales: [Float], run: Int) -> Tensor {
     let range = QuantizedType.range(type)
-    let out = acc.indices.map { requantize(acc[$0], scale: scale($0), zeroPoint: zeroPoint, range: range) }
+    let out = [Int64](unsafeUninitializedCapacity: acc.count) { buffer, count in
+        acc.withUnsafeBufferPointer { a in
+            var i = 0, j = 0
+            while i < a.count {
+                let scale = scales[j % scales.count], end = min(i + max(run, 1), a.count)
+                while i < end { buffer[i] = requantize(a[i], scale: scale, zeroPoint: zeroPoint, range: range); i += 1 }
+                j += 1
+            }
+        }
+        count = acc.count
+    }
     return Tensor(uncheckedShape: shape, storage: .int64(out), dtype: type)
 }
 
