@@ -82,7 +82,7 @@ struct EvalCommand: ParsableCommand {
                     do { try thumbnails.add(scored, preprocessing: preprocessing) } catch { thumbnailError = error }
                 }
             }
-            let other = try compare.map { try execution.model($0) }
+            let other = try compare.map { try comparedModel($0, against: m, modelPath: modelPath, execution: execution) }
             let comparisonPath = (output as NSString).deletingPathExtension + ".compare.csv"
             if other != nil { try checkWritable(comparisonPath) }
             let progress = ProgressBar.onTerminal(label: "eval", unit: "images")

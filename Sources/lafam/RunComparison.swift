@@ -2,17 +2,23 @@ import Foundation
 import Lafam
 import LafamImaging
 
+/// The model `--compare` names, loaded, when it takes the same input as `m`.
+func comparedModel(_ path: String, against m: Model, modelPath: String, execution: ExecutionOptions) throws -> Model {
+    let other = try execution.model(path)
+    guard let a = m.inputs.first, let b = other.inputs.first, a.shape.count == b.shape.count,
+          zip(a.shape, b.shape).allSatisfy({ $0.value == nil || $1.value == nil || $0 == $1 }) else {
+        throw CLIError("--compare: '\(path)' takes input \(other.inputs.first.map { "\($0.shape.shapeString)" } ?? "none"), '\(modelPath)' takes \(m.inputs.first.map { "\($0.shape.shapeString)" } ?? "none"); the models must take the same input")
+    }
+    return other
+}
+
 extension RunCommand {
     /// `run --compare`: each input explained by both models with every chosen method, written
     /// as one sheet per input (methods as rows, the two models as columns) with each method's
     /// agreement, and the same numbers in the records (`--json`) and the manifest.
     func compareModels(_ m: Model, modelPath: String, with otherPath: String, explainers: [SaliencyMethod], files: [String],
                        preprocessing: Preprocessing?, folder: OutputFolder, labels: ClassLabels?, started: Date) throws {
-        let other = try execution.model(otherPath)
-        guard let a = m.inputs.first, let b = other.inputs.first, a.shape.count == b.shape.count,
-              zip(a.shape, b.shape).allSatisfy({ $0.value == nil || $1.value == nil || $0 == $1 }) else {
-            throw CLIError("--compare: '\(otherPath)' takes input \(other.inputs.first.map { "\($0.shape.shapeString)" } ?? "none"), '\(modelPath)' takes \(m.inputs.first.map { "\($0.shape.shapeString)" } ?? "none"); the models must take the same input")
-        }
+        let other = try comparedModel(otherPath, against: m, modelPath: modelPath, execution: execution)
         let (name, otherName) = ((modelPath as NSString).lastPathComponent, (otherPath as NSString).lastPathComponent)
         let otherStem = ((otherName as NSString).deletingPathExtension as String)
         let jobs = try files.map { try InputFile(path: $0, preprocessing: preprocessing, model: m) }
