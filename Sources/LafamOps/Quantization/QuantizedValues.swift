@@ -19,7 +19,8 @@ enum QuantizedType {
         case .uint8: return (0, 255)
         case .int16: return (-32768, 32767)
         case .uint16: return (0, 65535)
-        default: return (-2_147_483_648, 2_147_483_647)
+        // int32: the float32 values nearest its ends from inside (2³¹ − 1 is not a float32).
+        default: return (-0x1p31, 0x1p31 - 128)
         }
     }
 }
