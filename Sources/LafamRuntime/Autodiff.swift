@@ -103,13 +103,11 @@ extension Model {
             let gradient = grads[v] ?? Tensor(uncheckedShape: value.shape, repeating: 0)
             if let q = graph.quantization(of: v) {
                 // Real values, and the gradient with respect to them: dL/dq / scale.
-                let scale = g.constant(q.scale) ?? values[q.scale], zero = q.zeroPoint.flatMap { g.constant($0) ?? values[$0] }
-                guard let scale else { throw LafamError.invalidArgument("the scale of quantized tensor '\(name)' was not computed") }
-                result.values[name] = try value.dequantized(scale: scale, zeroPoint: zero, axis: q.axis)
-                // Each element's scale: the real value a 1 stands for.
-                let perElement = try Tensor(uncheckedShape: value.shape, storage: .int64([Int64](repeating: 1, count: value.count)), dtype: .int32)
-                    .dequantized(scale: scale, zeroPoint: nil, axis: q.axis).floats
-                result.gradients[name] = Tensor(uncheckedShape: gradient.shape, floats: zip(gradient.floats, perElement).map { $0 / $1 })
+                guard let real = try dequantized(value, q, computed: values), let scale = g.constant(q.scale) ?? values[q.scale] else {
+                    throw LafamError.invalidArgument("the scale or zero point of quantized tensor '\(name)' was not computed")
+                }
+                result.values[name] = real
+                result.gradients[name] = try gradient.dividedByQuantizationScale(scale, axis: q.axis)
             } else {
                 result.values[name] = value.widened
                 result.gradients[name] = gradient

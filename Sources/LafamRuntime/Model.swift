@@ -137,8 +137,8 @@ public final class Model: Sendable {
             guard tapSet.contains(v), let onTap else { return }
             guard let q = quantized[v] else { return try onTap(self.graph.values[v].name, t.widened) }
             // Constant parameters dequantize now; computed ones once the run has them.
-            guard let scale = self.graph.constant(q.scale) else { return late.append(v) }
-            try onTap(self.graph.values[v].name, try t.dequantized(scale: scale, zeroPoint: q.zeroPoint.flatMap(self.graph.constant), axis: q.axis))
+            guard let real = try self.dequantized(t, q, computed: [:]) else { return late.append(v) }
+            try onTap(self.graph.values[v].name, real)
         }
         var result = RunResult(outputs: [:], taps: [:])
         for v in graph.outputs { result.outputs[graph.values[v].name] = kept[v] }
@@ -146,10 +146,11 @@ public final class Model: Sendable {
             guard let t = kept[v] else { continue }
             let name = graph.values[v].name
             guard let q = quantized[v] else { result.taps[name] = t.widened; continue }
-            func parameter(_ p: Int) -> Tensor? { graph.constant(p) ?? kept[p] }
-            guard let scale = parameter(q.scale) else { throw LafamError.invalidArgument("the scale of quantized tap '\(name)' was not computed") }
+            guard let real = try dequantized(t, q, computed: kept) else {
+                throw LafamError.invalidArgument("the scale or zero point of quantized tap '\(name)' was not computed")
+            }
             result.rawTaps[name] = t
-            result.taps[name] = try t.dequantized(scale: scale, zeroPoint: q.zeroPoint.flatMap(parameter), axis: q.axis)
+            result.taps[name] = real
         }
         for v in late { try onTap?(graph.values[v].name, result.taps[graph.values[v].name]!) }
         return result
@@ -275,6 +276,22 @@ public struct ONNXModelInfo: Sendable {
         producer = [m.producerName, m.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")
         graphName = m.graph.name
         metadata = Dictionary(m.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+extension Model {
+    /// The real values the integers `t` of a tensor quantized as `q` stand for, its scale and zero
+    /// point read from the graph's constants or from `computed` (values of this run); nil while
+    /// one of them is not available.
+    func dequantized(_ t: Tensor, _ q: QuantizedValue, computed: [Int: Tensor]) throws -> Tensor? {
+        func parameter(_ p: Int) -> Tensor? { graph.constant(p) ?? computed[p] }
+        guard let scale = parameter(q.scale) else { return nil }
+        var zero: Tensor? = nil
+        if let z = q.zeroPoint {
+            guard let value = parameter(z) else { return nil }
+            zero = value
+        }
+        return try t.dequantized(scale: scale, zeroPoint: zero, axis: q.axis)
     }
 }
 

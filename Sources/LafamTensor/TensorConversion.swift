@@ -93,6 +93,15 @@ extension Tensor {
         return Tensor(uncheckedShape: shape, floats: out)
     }
 
+    /// This float tensor divided elementwise by the scale of a quantized tensor of its shape (one
+    /// value, or one per index of `axis`): a gradient with respect to the integers turned into one
+    /// with respect to the real values they stand for.
+    package func dividedByQuantizationScale(_ scale: Tensor, axis: Int) throws -> Tensor {
+        let g = try floatValues(), scales = try scale.floatValues()
+        let (_, n, inner) = try Tensor.quantizationAxis(shape: shape, scale: scale, zeroPoints: scales.count, axis: axis)
+        return Tensor(uncheckedShape: shape, floats: g.indices.map { g[$0] / scales[n == 1 ? 0 : ($0 / inner) % n] })
+    }
+
     /// For parameters of `scale`'s shape on a tensor of `shape`: the axis they vary along (nil
     /// per tensor), their count and the elements after that axis, each index's parameter being
     /// (flat index / inner) mod count.
